@@ -1,0 +1,246 @@
+"""Typed, frozen configuration for every part of the model and the stream.
+
+Every size the code needs (tokens per latent frame, KV-cache capacity, head size, RoPE
+split, latent shape) is derived here from the architecture config and the resolution,
+so nothing else hard-codes numbers that belong to one model or one resolution.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DiTConfig:
+    """Causal Wan2.1 DiT architecture (defaults: Wan2.1-T2V-1.3B)."""
+
+    patch_size: tuple[int, int, int] = (1, 2, 2)  # (t, h, w) patch of the Conv3d embedding
+    in_dim: int = 16            # latent channels in
+    out_dim: int = 16           # latent channels out
+    dim: int = 1536             # hidden width
+    ffn_dim: int = 8960         # MLP width
+    num_heads: int = 12
+    num_layers: int = 30
+    freq_dim: int = 256         # sinusoidal timestep embedding width
+    text_dim: int = 4096        # text-encoder width (umT5-XXL)
+    text_len: int = 512         # text rows the DiT sees (padded with zeros)
+    eps: float = 1e-6
+    qk_norm: bool = True
+    cross_attn_norm: bool = True
+    rope_positions: int = 1024  # rows of each RoPE table (the model's position horizon)
+    rope_theta: float = 10000.0
+
+    def __post_init__(self) -> None:
+        if self.dim % self.num_heads:
+            raise ValueError(f"dim {self.dim} is not divisible by num_heads {self.num_heads}")
+        if self.head_dim % 2:
+            raise ValueError(f"head_dim {self.head_dim} must be even for RoPE")
+        object.__setattr__(self, "patch_size", tuple(int(p) for p in self.patch_size))
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.num_heads
+
+    @property
+    def rope_split(self) -> tuple[int, int, int]:
+        """Complex pairs of a head given to (frame, row, col) rotary embeddings."""
+        pairs = self.head_dim // 2
+        spatial = pairs // 3
+        return (pairs - 2 * spatial, spatial, spatial)
+
+    @property
+    def patch_volume(self) -> int:
+        pt, ph, pw = self.patch_size
+        return pt * ph * pw
+
+    def tokens_per_frame(self, latent_h: int, latent_w: int) -> int:
+        _, ph, pw = self.patch_size
+        if latent_h % ph or latent_w % pw:
+            raise ValueError(f"latent {latent_h}x{latent_w} is not divisible by patch {ph}x{pw}")
+        return (latent_h // ph) * (latent_w // pw)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["patch_size"] = list(self.patch_size)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DiTConfig":
+        """Accepts our own field names and Wan's / diffusers' config.json names."""
+        aliases = {
+            "attention_head_dim": None, "num_attention_heads": "num_heads",
+            "in_channels": "in_dim", "out_channels": "out_dim",
+        }
+        known = {f.name for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in d.items():
+            key = aliases.get(key, key) if key in aliases else key
+            if key in known:
+                kwargs[key] = value
+        if "attention_head_dim" in d and "dim" not in d:
+            heads = int(d.get("num_attention_heads", d.get("num_heads", 12)))
+            kwargs["dim"] = int(d["attention_head_dim"]) * heads
+        if "patch_size" in kwargs:
+            kwargs["patch_size"] = tuple(kwargs["patch_size"])
+        if isinstance(kwargs.get("qk_norm"), str):
+            kwargs["qk_norm"] = kwargs["qk_norm"] not in ("", "none", "None")
+        return cls(**kwargs)
+
+
+# Wan2.1 latent normalisation constants (per channel), from the released VAE.
+WAN21_LATENTS_MEAN = (
+    -0.7571, -0.7089, -0.9113, 0.1075, -0.1745, 0.9653, -0.1517, 1.5508,
+    0.4134, -0.0715, 0.5517, -0.3632, -0.1922, -0.9497, 0.2503, -0.2921,
+)
+WAN21_LATENTS_STD = (
+    2.8184, 1.4541, 2.3275, 2.6558, 1.2196, 1.7708, 2.6052, 2.0743,
+    3.2687, 2.1526, 2.8652, 1.5579, 1.6382, 1.1253, 2.8251, 1.9160,
+)
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    """Wan2.1 causal video VAE (defaults: the released Wan2.1_VAE.pth)."""
+
+    dim: int = 96
+    z_dim: int = 16
+    dim_mult: tuple[int, ...] = (1, 2, 4, 4)
+    num_res_blocks: int = 2
+    attn_scales: tuple[float, ...] = ()
+    temperal_downsample: tuple[bool, ...] = (False, True, True)  # Wan's spelling, kept
+    dropout: float = 0.0
+    latents_mean: tuple[float, ...] = WAN21_LATENTS_MEAN
+    latents_std: tuple[float, ...] = WAN21_LATENTS_STD
+
+    def __post_init__(self) -> None:
+        for name in ("dim_mult", "attn_scales", "temperal_downsample", "latents_mean", "latents_std"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if len(self.latents_mean) != self.z_dim or len(self.latents_std) != self.z_dim:
+            raise ValueError(f"latents_mean/std need {self.z_dim} values (z_dim)")
+
+    @property
+    def spatial_factor(self) -> int:
+        return 2 ** (len(self.dim_mult) - 1)
+
+    @property
+    def temporal_factor(self) -> int:
+        return 2 ** sum(bool(t) for t in self.temperal_downsample)
+
+    def pixel_frames(self, latent_frames: int, first_in_stream: bool) -> int:
+        """Pixel frames decoded from ``latent_frames`` (the stream's first latent gives 1)."""
+        if latent_frames <= 0:
+            return 0
+        if first_in_stream:
+            return 1 + (latent_frames - 1) * self.temporal_factor
+        return latent_frames * self.temporal_factor
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "VAEConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in d.items() if k in known}
+        if "base_dim" in d and "dim" not in d:  # diffusers AutoencoderKLWan
+            kwargs["dim"] = d["base_dim"]
+        if "temperal_downsample" not in d and "temporal_downsample" in d:
+            kwargs["temperal_downsample"] = d["temporal_downsample"]
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    """Which text encoder turns prompts into the DiT's context rows."""
+
+    kind: str = "umt5"          # "umt5" | "minilm" | "random"
+    dim: int = 4096             # output width (must equal DiTConfig.text_dim)
+    text_len: int = 512         # rows after padding/truncation
+    cache_size: int = 64        # LRU of prompt embeddings
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """How the engine streams: resolution, blocks, cache window, steps."""
+
+    height: int = 480                       # pixels
+    width: int = 832                        # pixels
+    frames_per_block: int = 3               # latent frames per block (1 = frame-wise)
+    kv_window: int = -1                     # self-attention window in latent frames (-1 = all so far)
+    sink_frames: int = 0                    # latent frames always kept at the window's start
+    denoising_steps: tuple[int, ...] = (1000, 750, 500, 250)  # nominal steps, warped by `shift`
+    shift: float = 5.0
+    num_train_timesteps: int = 1000
+    fps: int = 16                           # pixel frames per second of the model
+    seed: int = 0
+    noise_scale: float = 1.0
+    context_noise: float = 0.0              # timestep of the context pass (0 = clean, reference)
+    position_policy: str = "window"         # "window" (rotate by window-relative position) | "absolute"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "denoising_steps", tuple(int(s) for s in self.denoising_steps))
+        if self.frames_per_block < 1:
+            raise ValueError("frames_per_block must be >= 1")
+        if self.kv_window != -1 and self.kv_window < self.frames_per_block + self.sink_frames:
+            raise ValueError(
+                f"kv_window {self.kv_window} must hold sink_frames {self.sink_frames} + one block "
+                f"({self.frames_per_block} frames)")
+        if self.position_policy not in ("window", "absolute"):
+            raise ValueError("position_policy must be 'window' or 'absolute'")
+
+    def latent_size(self, vae: VAEConfig) -> tuple[int, int]:
+        f = vae.spatial_factor
+        return self.height // f, self.width // f
+
+
+def check_size(height: int, width: int, multiple: int) -> None:
+    """Raise a ValueError naming the nearest valid sizes when a size is off-grid."""
+    bad = [(n, v) for n, v in (("height", height), ("width", width)) if v % multiple or v <= 0]
+    if bad:
+        def near(v: int) -> str:
+            lo = max(multiple, v // multiple * multiple)
+            return f"{lo} or {lo + multiple}" if lo != v else str(v)
+        raise ValueError(
+            f"size {width}x{height} is not a multiple of {multiple}: nearest valid sizes are "
+            f"width {near(width)}, height {near(height)}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The three components of a model bundle."""
+
+    name: str
+    dit: DiTConfig
+    vae: VAEConfig
+    text: TextConfig
+    default_height: int = 480
+    default_width: int = 832
+
+    def to_json(self) -> str:
+        return json.dumps({"name": self.name, "dit": self.dit.to_dict(), "vae": self.vae.to_dict(),
+                           "text": dataclasses.asdict(self.text),
+                           "default_height": self.default_height, "default_width": self.default_width})
+
+
+def wan_1_3b() -> ModelConfig:
+    return ModelConfig("Wan2.1-T2V-1.3B", DiTConfig(), VAEConfig(), TextConfig())
+
+
+def tiny_dit() -> DiTConfig:
+    """The golden-fixture DiT size (dim 64, 2 layers, text 16x32)."""
+    return DiTConfig(dim=64, ffn_dim=128, num_heads=4, num_layers=2, freq_dim=16,
+                     text_dim=32, text_len=16)
+
+
+def tiny_vae() -> VAEConfig:
+    """The golden-fixture VAE size (dim 8)."""
+    return VAEConfig(dim=8)
+
+
+def tiny_random() -> ModelConfig:
+    dit = tiny_dit()
+    return ModelConfig("tiny-random", dit, tiny_vae(), TextConfig(kind="random", dim=dit.text_dim,
+                                                                    text_len=dit.text_len),
+                       default_height=64, default_width=64)
