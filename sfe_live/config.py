@@ -72,7 +72,7 @@ class DiTConfig:
         """Accepts our own field names and Wan's / diffusers' config.json names."""
         aliases = {
             "attention_head_dim": None, "num_attention_heads": "num_heads",
-            "in_channels": "in_dim", "out_channels": "out_dim",
+            "in_channels": "in_dim", "out_channels": "out_dim", "rope_max_seq_len": "rope_positions",
         }
         known = {f.name for f in dataclasses.fields(cls)}
         kwargs: dict[str, Any] = {}

@@ -47,7 +47,12 @@ def read_state_dict(path: str | Path, device: str | torch.device = "cpu") -> dic
             from safetensors.torch import load_file
             return load_file(str(path), device=str(device))
         if name.endswith((".pth", ".pt", ".bin", ".ckpt")):
-            obj = torch.load(str(path), map_location=device, weights_only=True, mmap=True)
+            try:
+                obj = torch.load(str(path), map_location=device, weights_only=True, mmap=True)
+            except RuntimeError as exc:  # legacy (non-zip) pickles cannot be memory-mapped
+                if "mmap" not in str(exc):
+                    raise
+                obj = torch.load(str(path), map_location=device, weights_only=True)
             if not isinstance(obj, Mapping):
                 raise ModelLoadError(f"{_human(path)}: holds a {type(obj).__name__}, expected a dict of tensors")
             return dict(obj)
