@@ -177,7 +177,8 @@ class StreamConfig:
     seed: int = 0
     noise_scale: float = 1.0
     context_noise: float = 0.0              # timestep of the context pass (0 = clean, reference)
-    position_policy: str = "window"         # "window" (rotate by window-relative position) | "absolute"
+    position_policy: str = "window"         # "window" (re-anchor positions under the horizon) | "absolute"
+    position_horizon: int = 21              # latent frames the model was trained on (Self-Forcing: 21)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "denoising_steps", tuple(int(s) for s in self.denoising_steps))
@@ -187,8 +188,15 @@ class StreamConfig:
             raise ValueError(
                 f"kv_window {self.kv_window} must hold sink_frames {self.sink_frames} + one block "
                 f"({self.frames_per_block} frames)")
+        if self.window_frames > self.position_horizon and self.position_policy == "window":
+            raise ValueError(f"kv_window {self.kv_window} exceeds the position horizon {self.position_horizon}")
         if self.position_policy not in ("window", "absolute"):
             raise ValueError("position_policy must be 'window' or 'absolute'")
+
+    @property
+    def window_frames(self) -> int:
+        """Frames the self-attention cache holds (the whole horizon when kv_window is -1)."""
+        return self.position_horizon if self.kv_window == -1 else self.kv_window
 
     def latent_size(self, vae: VAEConfig) -> tuple[int, int]:
         f = vae.spatial_factor

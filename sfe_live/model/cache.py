@@ -47,6 +47,7 @@ class KVCache:
     window_frames: int
     sink_frames: int
     frame_positions: list[int] = field(default_factory=list)  # temporal position of each cached frame
+    frame_ids: list[int] = field(default_factory=list)        # caller's id (absolute index) of each cached frame
     global_end: int = 0                # tokens ever committed since the stream (or last purge) began
     evicted_frames: int = 0            # frames dropped by the rolling window so far
     reanchors: int = 0                 # how many times positions were moved down
@@ -98,6 +99,7 @@ class KVCache:
             for buf in (*self.k, *self.v):
                 buf[:, dst0:dst0 + keep] = buf[:, src0:end].clone()
         del self.frame_positions[sink:sink + evict]
+        del self.frame_ids[sink:sink + evict]
         self.evicted_frames += evict
         return evict
 
@@ -108,7 +110,8 @@ class KVCache:
         sink = min(self.sink_frames, self.cached_frames)
         base = self.frame_positions[sink - 1] + 1 if sink else 0
         new = self.frame_positions[:sink] + list(range(base, base + self.cached_frames - sink))
-        if new[-1] + 1 + n_frames > horizon if new else n_frames > horizon:
+        next_pos = new[-1] + 1 if new else 0
+        if next_pos + n_frames > horizon:
             raise ValueError(f"window of {self.cached_frames} frames + block of {n_frames} exceeds the "
                              f"position horizon {horizon}; use a smaller kv_window")
         delta = torch.tensor([n - o for n, o in zip(new, self.frame_positions)], dtype=torch.int64)
@@ -121,22 +124,30 @@ class KVCache:
         self.reanchors += 1
         return True
 
-    def commit(self, positions: torch.Tensor) -> None:
+    def commit(self, positions: torch.Tensor, ids: Optional[list[int]] = None) -> None:
         """Make the block whose K/V sit in the scratch slots part of the cache."""
         n = int(positions.shape[0])
         if self.cached_frames + n > self.window_frames:
             raise RuntimeError("commit without make_room: the window is full")
         self.frame_positions.extend(int(p) for p in positions)
+        self.frame_ids.extend(ids if ids is not None else [-1] * n)
         self.global_end += n * self.tokens_per_frame
+
+    def truncate(self, frames: int) -> None:
+        """Keep only the first ``frames`` cached frames (e.g. the sink, before a re-cache)."""
+        del self.frame_positions[frames:]
+        del self.frame_ids[frames:]
 
     def clear(self) -> None:
         """Purge: forget every cached frame (buffers are reused, not reallocated)."""
         self.frame_positions = []
+        self.frame_ids = []
         self.global_end = 0
 
     def clone(self) -> "KVCache":
         return KVCache([t.clone() for t in self.k], [t.clone() for t in self.v], self.tokens_per_frame,
-                       self.window_frames, self.sink_frames, list(self.frame_positions), self.global_end,
+                       self.window_frames, self.sink_frames, list(self.frame_positions), list(self.frame_ids),
+                       self.global_end,
                        self.evicted_frames, self.reanchors)
 
     def nbytes(self) -> int:

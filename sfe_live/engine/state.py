@@ -1,0 +1,83 @@
+"""The one explicit session state of a stream, and the live parameters that steer it.
+
+``SessionState`` holds everything a stream carries from block to block: the self-attention
+``KVCache``, the current conditioning (prompt, embeddings, cross-attention K/V), a blend in
+progress, the VAE decode (and v2v encode) stream states, the clean latents of the cached
+frames (for re-caching), counters and the seed. The pipeline takes it in and gives it
+back; nothing hides state on modules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import torch
+
+from sfe_live.model.cache import CrossKV, KVCache
+
+
+def block_seed(seed: int, block_index: int) -> int:
+    """The noise seed of one block: depends only on the session seed and the block index."""
+    return (int(seed) * 0x9E3779B97F4A7C15 + int(block_index) * 0xBF58476D1CE4E5B9 + 1) % (2 ** 63)
+
+
+@dataclass
+class Conditioning:
+    prompt: str
+    embeds: torch.Tensor          # [1, text_len, text_dim]
+    cross: CrossKV
+
+
+@dataclass
+class Blend:
+    """Interpolating the text conditioning from ``src`` to ``dst`` over ``blocks`` blocks."""
+
+    src: torch.Tensor             # [1, text_len, text_dim]
+    dst: Conditioning
+    blocks: int
+    mode: str = "linear"
+    done: int = 0
+
+
+@dataclass
+class LiveParams:
+    """Continuous values, applied at block edges (latest wins)."""
+
+    memory: float = 1.0
+    noise_scale: float = 1.0
+    steps: tuple[int, ...] = (1000, 750, 500, 250)
+    reactivity: int = 3
+    v2v_strength: float = 0.0
+    drift_guard: bool = False
+    drift_strength: int = 1
+    drift_threshold: float = 0.35
+    seed_locked: bool = False
+
+
+@dataclass
+class DriftState:
+    baseline: Optional[torch.Tensor] = None     # [3] saturation, contrast, high-frequency energy
+    blocks_seen: int = 0
+    last: Optional[list[float]] = None
+    deviation: float = 0.0
+    triggers: int = 0
+
+
+@dataclass
+class SessionState:
+    kv: KVCache
+    vae: Any                                    # VAEStreamState (decode)
+    cond: Conditioning
+    seed: int
+    enc: Any = None                             # VAEStreamState (v2v encode), created on demand
+    blend: Optional[Blend] = None
+    block_index: int = 0                        # blocks generated so far (the next block's index)
+    latent_frame: int = 0                       # absolute index of the next latent frame
+    pixel_frames: int = 0
+    frame_latents: dict[int, torch.Tensor] = field(default_factory=dict)  # frame id -> [1, 1, C, h, w]
+    pending_purge: Optional[int] = None         # strength of a purge due in the next block
+    pending_recache: bool = False
+    drift: DriftState = field(default_factory=DriftState)
+    purges: int = 0
+    recaches: int = 0

@@ -1,0 +1,159 @@
+"""A model bundle (DiT + VAE + text encoder + configs) and the names users pick models by.
+
+``load_model(spec)`` accepts ``"tiny-random"`` (built-in, seeded random weights, any CPU),
+``"demo"`` (our trained small model in ``assets/demo``), ``"random-medium"`` (the
+benchmark-size random DiT), or a model folder of either layout (Wan original or diffusers)
+plus an optional Self-Forcing checkpoint. Device and dtype default to CUDA + bf16 when a
+GPU is present, else CPU + float32; CUDA is queried here, at call time, never at import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from sfe_live.config import DiTConfig, ModelConfig, TextConfig, VAEConfig, tiny_random
+from sfe_live.model.checkpoints import find_dit_weights, load_dit, random_dit
+from sfe_live.model.dit import CausalWanDiT
+from sfe_live.model.files import ModelLoadError
+from sfe_live.model.text import CachedTextEncoder, RandomTextEncoder, load_text_encoder
+
+log = logging.getLogger(__name__)
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+DEMO_DIR = ASSETS / "demo"
+BUILTIN = ("demo", "tiny-random", "random-medium")
+
+
+@dataclass
+class ModelBundle:
+    name: str
+    config: ModelConfig
+    dit: CausalWanDiT
+    vae: Any                      # sfe_live.model.vae.WanVAE
+    text: CachedTextEncoder
+    device: torch.device
+    dtype: torch.dtype
+    source: str = ""
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "source": self.source, "device": str(self.device),
+                "dtype": str(self.dtype).replace("torch.", ""),
+                "dit_parameters": self.dit.num_parameters(),
+                "vae_parameters": sum(p.numel() for p in self.vae.parameters()),
+                "text": self.config.text.kind}
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+def default_dtype(device: torch.device) -> torch.dtype:
+    return torch.bfloat16 if device.type == "cuda" else torch.float32
+
+
+def default_model_spec() -> str:
+    """The demo model when it is shipped, else tiny-random."""
+    return "demo" if (DEMO_DIR / "model.json").exists() else "tiny-random"
+
+
+def _random_bundle(cfg: ModelConfig, device: torch.device, dtype: torch.dtype, seed: int = 0) -> ModelBundle:
+    from sfe_live.model.vae import random_vae
+    dit = random_dit(cfg.dit, seed=seed, device=device, dtype=dtype)
+    vae = random_vae(cfg.vae, seed=seed + 1, device=device, dtype=dtype)
+    text = RandomTextEncoder(cfg.text.dim, cfg.text.text_len, seed=seed + 2, device=device, dtype=dtype)
+    return ModelBundle(cfg.name, cfg, dit, vae, CachedTextEncoder(text, cfg.text.cache_size), device, dtype,
+                       source="built-in (seeded random weights)")
+
+
+def random_medium() -> ModelConfig:
+    """The benchmark config of the reference comparison (DiT dim 512, 8 layers, umT5-size text)."""
+    dit = DiTConfig(dim=512, ffn_dim=2048, num_heads=8, num_layers=8, freq_dim=256, text_dim=4096, text_len=512)
+    return ModelConfig("random-medium", dit, VAEConfig(dim=8), TextConfig(kind="random", dim=4096, text_len=512),
+                       default_height=128, default_width=128)
+
+
+def _load_demo(device: torch.device, dtype: torch.dtype) -> ModelBundle:
+    from sfe_live.model.vae_loading import load_vae
+    meta_path = DEMO_DIR / "model.json"
+    if not meta_path.exists():
+        raise ModelLoadError(f"{meta_path}: the demo model is not shipped in this checkout; use --model tiny-random")
+    meta = json.loads(meta_path.read_text())
+    dit_cfg = DiTConfig.from_dict(meta["dit"])
+    vae_cfg = VAEConfig.from_dict(meta["vae"])
+    text_cfg = TextConfig(**meta["text"])
+    dit = load_dit(DEMO_DIR / meta.get("dit_file", "dit.safetensors"), device=device, dtype=dtype, config=dit_cfg)
+    vae = load_vae(DEMO_DIR / meta.get("vae_file", "vae.safetensors"), device=device, dtype=dtype, config=vae_cfg)
+    text = load_text_encoder(text_cfg, device=device, dtype=dtype)
+    cfg = ModelConfig("demo", dit_cfg, vae_cfg, text_cfg, meta.get("height", 64), meta.get("width", 64))
+    return ModelBundle("demo", cfg, dit, vae, CachedTextEncoder(text, text_cfg.cache_size), device, dtype,
+                       source=str(DEMO_DIR))
+
+
+def detect_layout(folder: Path) -> str:
+    if (folder / "model_index.json").exists():
+        return "diffusers"
+    if any((folder / n).exists() for n in ("diffusion_pytorch_model.safetensors",
+                                           "diffusion_pytorch_model.safetensors.index.json")):
+        return "wan"
+    raise ModelLoadError(f"{folder}: not a Wan2.1 model folder; expected config.json + "
+                         "diffusion_pytorch_model.safetensors + Wan2.1_VAE.pth + models_t5_umt5-xxl-enc-bf16.pth "
+                         "(Wan layout) or model_index.json + transformer/ vae/ text_encoder/ tokenizer/ (diffusers)")
+
+
+def load_model(spec: str | Path = "tiny-random", checkpoint: Optional[str | Path] = None,
+               device: Optional[str | torch.device] = None, dtype: Optional[torch.dtype] = None,
+               seed: int = 0) -> ModelBundle:
+    """Load a whole bundle by name or folder (see the module docstring)."""
+    dev = torch.device(device) if device is not None else default_device()
+    dt = dtype if dtype is not None else default_dtype(dev)
+    name = str(spec)
+    if name == "tiny-random":
+        return _random_bundle(tiny_random(), dev, dt, seed)
+    if name == "random-medium":
+        return _random_bundle(random_medium(), dev, dt, seed)
+    if name == "demo":
+        return _load_demo(dev, dt)
+    folder = Path(spec).expanduser()
+    if not folder.exists():
+        raise ModelLoadError(f"{folder}: model folder not found (built-in models: {', '.join(BUILTIN)})")
+    if not folder.is_dir():
+        raise ModelLoadError(f"{folder}: expected a model folder, got a file (use --checkpoint for a .pt)")
+    from sfe_live.model.vae_loading import load_vae
+    layout = detect_layout(folder)
+    find_dit_weights(folder)
+    dit = load_dit(folder, device=dev, dtype=dt, checkpoint=checkpoint)
+    vae = load_vae(folder, device=dev, dtype=dt)
+    text = load_text_encoder(folder, device=dev, dtype=dt, text_len=dit.cfg.text_len)
+    tcfg = dataclasses.replace(text.config, text_len=dit.cfg.text_len)
+    cfg = ModelConfig(folder.name, dit.cfg, vae.config, tcfg)
+    return ModelBundle(folder.name, cfg, dit, vae, CachedTextEncoder(text, tcfg.cache_size), dev, dt,
+                       source=f"{folder} ({layout} layout)" + (f" + {checkpoint}" if checkpoint else ""))
+
+
+def check_model_folder(folder: str | Path) -> list[str]:
+    """Human lines: is a model folder complete? (for ``sfe-live doctor``; loads nothing big)."""
+    folder = Path(folder).expanduser()
+    lines: list[str] = []
+    try:
+        layout = detect_layout(folder)
+    except ModelLoadError as exc:
+        return [f"model: {exc}"]
+    if layout == "wan":
+        want = ["config.json", "Wan2.1_VAE.pth", "models_t5_umt5-xxl-enc-bf16.pth", "google/umt5-xxl"]
+    else:
+        want = ["model_index.json", "transformer", "vae", "text_encoder", "tokenizer"]
+    missing = [w for w in want if not (folder / w).exists()]
+    lines.append(f"model: {folder} ({layout} layout) " + ("complete" if not missing else f"MISSING {', '.join(missing)}"))
+    try:
+        weights, cfg_path, _ = find_dit_weights(folder)
+        lines.append(f"model: DiT weights {weights.name} ({weights.stat().st_size / 1e9:.2f} GB)")
+    except ModelLoadError as exc:
+        lines.append(f"model: {exc}")
+    return lines
