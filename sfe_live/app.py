@@ -1,0 +1,219 @@
+"""The composition root without Qt: builds model, engine, runner, outputs and controls.
+
+``App`` is what both the GUI (``ui/``) and the headless ``sfe-live run`` drive:
+
+* ``App(settings).load(progress)`` loads the model (slow: call it off the GUI thread);
+* ``start()`` / ``stop()`` run the engine worker, the playout and the enabled sinks;
+* ``submit(cmd)`` sends an engine command; ``router`` triggers named actions (MIDI, OSC,
+  keys, audio and cues all go through it);
+* ``status()`` is a plain dict snapshot and ``latest_frame()`` the frame the audience
+  sees; the GUI polls both on a timer. Nothing here calls back into the GUI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from sfe_live.config import StreamConfig
+from sfe_live.engine import commands as C
+from sfe_live.engine.engine import Engine
+from sfe_live.engine.pipeline import Block
+from sfe_live.engine.runner import Runner
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class AppSettings:
+    model: str = ""                      # "" = the default built-in model
+    checkpoint: Optional[str] = None
+    device: Optional[str] = None
+    width: Optional[int] = None          # None = the model's native size
+    height: Optional[int] = None
+    prompt: str = "a red ball bouncing on a black background"
+    seed: int = 0
+    frames_per_block: int = 3
+    kv_window: int = -1
+    sink_frames: int = 0
+    steps: tuple[int, ...] = (1000, 750, 500, 250)
+    realtime: bool = True
+    cues: Optional[str] = None
+    osc: bool = True
+    osc_host: str = "127.0.0.1"
+    osc_port: Optional[int] = None       # None = the controls' documented default
+    midi_port: Optional[str] = None
+    audio: bool = False
+    vcam: bool = False
+    vcam_size: tuple[int, int] = (1280, 720)
+    record: Optional[str] = None         # a folder or an .mp4 path
+
+
+class App:
+    def __init__(self, settings: Optional[AppSettings] = None) -> None:
+        self.settings = settings or AppSettings()
+        self.bundle: Any = None
+        self.engine: Optional[Engine] = None
+        self.runner: Optional[Runner] = None
+        self.outputs: Any = None
+        self.router: Any = None
+        self.hub: Any = None
+        self.cues: Any = None
+        self.messages: list[str] = []           # human messages for the GUI banner / headless log
+        self._lock = threading.Lock()
+        self.load_error = ""
+        self.recording_path: Optional[Path] = None
+
+    # -- loading ----------------------------------------------------------------------------
+    def load(self, progress: Optional[Progress] = None) -> "App":
+        from sfe_live.model.bundle import default_model_spec, load_model
+        from sfe_live.outputs import OutputManager
+
+        s = self.settings
+        say = progress or (lambda f, m: None)
+        spec = s.model or default_model_spec()
+        say(0.05, f"loading model {spec}")
+        self.bundle = load_model(spec, checkpoint=s.checkpoint, device=s.device)
+        if self.bundle.device.type == "cpu" and self.bundle.dit.num_parameters() > 200e6:
+            self.message(f"{self.bundle.name} on a CPU: expect many minutes per block; the real model "
+                         "needs an NVIDIA GPU (use --model demo to try the app)")
+        say(0.7, "building the engine")
+        width = s.width or self.bundle.config.default_width
+        height = s.height or self.bundle.config.default_height
+        stream = StreamConfig(height=height, width=width, frames_per_block=s.frames_per_block,
+                              kv_window=s.kv_window, sink_frames=s.sink_frames, denoising_steps=s.steps, seed=s.seed)
+        self.engine = Engine(self.bundle, stream, prompt=s.prompt, seed=s.seed)
+        self.runner = Runner(self.engine, realtime=s.realtime)
+        self.outputs = OutputManager(fps=stream.fps)
+        self.runner.add_listener(self._on_block)
+        say(0.85, "wiring controls")
+        self._wire_controls()
+        self._wire_outputs()
+        say(1.0, "ready")
+        return self
+
+    def _on_block(self, block: Block) -> None:
+        self.outputs.on_block(block.index, block.frames)
+
+    def _wire_outputs(self) -> None:
+        s = self.settings
+        if s.vcam:
+            from sfe_live.outputs.virtualcam import VirtualCamSink
+            self.outputs.add_sink(VirtualCamSink(), name="vcam", size=s.vcam_size)
+            self.outputs.enable("vcam")
+        if s.record:
+            self.start_recording(s.record)
+
+    def _wire_controls(self) -> None:
+        try:
+            from sfe_live.controls.router import ActionRouter
+        except ImportError:  # pragma: no cover - controls are part of the package
+            return
+        self.router = ActionRouter(self.submit, self.engine_status)
+        for action, fn in (("record.toggle", lambda v=None: self.toggle_recording()),
+                           ("vcam.toggle", lambda v=None: self.toggle_sink("vcam"))):
+            try:
+                self.router.register_handler(action, fn)
+            except Exception as exc:   # unknown action ids in an older registry
+                log.debug("handler %s not registered: %s", action, exc)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.runner is None:
+            self.load()
+        self.outputs.start()
+        self.runner.start()
+        if self.hub is not None:
+            self.hub.start()
+
+    def stop(self) -> None:
+        if self.hub is not None:
+            try:
+                self.hub.stop()
+            except Exception:
+                log.exception("stopping controls")
+        if self.runner is not None:
+            self.runner.stop()
+        if self.outputs is not None:
+            self.outputs.stop()
+
+    # -- commands and actions ---------------------------------------------------------------------
+    def submit(self, cmd: C.Command) -> None:
+        if self.runner is None:
+            raise RuntimeError("the app is not loaded yet")
+        self.runner.submit(cmd)
+
+    def trigger(self, action_id: str, value: Any = None, source: str = "ui") -> bool:
+        if self.router is None:
+            return False
+        return self.router.trigger(action_id, value, source=source)
+
+    # -- outputs -----------------------------------------------------------------------------------
+    def start_recording(self, target: str | Path) -> Path:
+        from sfe_live.outputs.recorder import Recorder
+        target = Path(target)
+        rec = Recorder(target) if target.suffix else Recorder(target)
+        name = "record"
+        if name in self.outputs.sink_names:
+            self.outputs.remove_sink(name)
+        self.outputs.add_sink(rec, name=name)
+        self.outputs.enable(name)
+        self.recording_path = getattr(rec, "path", None)
+        self.message(f"recording to {self.recording_path or target}")
+        return target
+
+    def toggle_recording(self) -> None:
+        if "record" in (self.outputs.sink_names if self.outputs else []):
+            self.outputs.remove_sink("record")
+            self.message("recording stopped")
+        else:
+            self.start_recording(self.settings.record or "recordings")
+
+    def toggle_sink(self, name: str) -> None:
+        if name not in self.outputs.sink_names:
+            if name == "vcam":
+                from sfe_live.outputs.virtualcam import VirtualCamSink
+                self.outputs.add_sink(VirtualCamSink(), name="vcam", size=self.settings.vcam_size)
+            else:
+                return
+        st = {s.name: s for s in self.outputs.status().sinks}.get(name)
+        if st is not None and st.state.value in ("running", "starting"):
+            self.outputs.disable(name)
+        else:
+            self.outputs.enable(name)
+
+    # -- reading (any thread) ----------------------------------------------------------------------
+    def message(self, text: str) -> None:
+        log.info(text)
+        with self._lock:
+            self.messages.append(text)
+            del self.messages[:-50]
+
+    def engine_status(self) -> Any:
+        return self.runner.status() if self.runner is not None else {}
+
+    def latest_frame(self) -> tuple[Optional[np.ndarray], int]:
+        if self.outputs is None:
+            return None, -1
+        return self.outputs.latest()
+
+    def status(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.runner is not None:
+            out["engine"] = self.runner.status().to_dict()
+        if self.outputs is not None:
+            out["outputs"] = dataclasses.asdict(self.outputs.status())
+        if self.bundle is not None:
+            out["model"] = self.bundle.describe()
+        with self._lock:
+            out["messages"] = list(self.messages[-5:])
+        return out
