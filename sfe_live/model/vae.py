@@ -119,6 +119,8 @@ class CausalConv3d(nn.Conv3d):
 
     def forward(self, x: Tensor, cache: Optional[list[Optional[Tensor]]] = None) -> Tensor:
         if self.time_pad == 0:
+            if x.device.type == "cpu" and self.stride == (1, 1, 1):
+                return self._conv_by_taps(x)
             return F.conv3d(x, self.weight, self.bias, self.stride, self.space_pad)
         prev = cache[self.slot] if cache is not None else None
         b, c, t, h, w = x.shape
@@ -133,7 +135,30 @@ class CausalConv3d(nn.Conv3d):
         buf[:, :, self.time_pad:].copy_(x)
         if cache is not None:
             cache[self.slot] = buf[:, :, -self.time_pad:].clone()  # [B, C, 2, H, W]
+        if buf.device.type == "cpu" and self.stride == (1, 1, 1):
+            return self._conv_by_taps(buf)
         return F.conv3d(buf, self.weight, self.bias, self.stride, self.space_pad)
+
+    def _conv_by_taps(self, buf: Tensor) -> Tensor:
+        """The same causal conv as a sum of 2-D convs, one per temporal tap.
+
+        torch's CPU conv3d falls back to a slow unvectorised kernel; frames folded into the
+        batch of conv2d take the fast path (measured 2.6-3.6x faster, same result to fp32
+        rounding).
+        """
+        b, c, tp, h, w = buf.shape
+        kt = self.weight.shape[2]
+        t_out = tp - kt + 1
+        pad = self.space_pad[1:]
+        out: Optional[Tensor] = None
+        for tap in range(kt):
+            frames = buf[:, :, tap:tap + t_out].transpose(1, 2).reshape(b * t_out, c, h, w)  # [B*T, C, H, W]
+            y = F.conv2d(frames, self.weight[:, :, tap], None, 1, pad)
+            out = y if out is None else out.add_(y)
+        assert out is not None
+        if self.bias is not None:
+            out.add_(self.bias[None, :, None, None])
+        return out.reshape(b, t_out, -1, out.shape[-2], out.shape[-1]).transpose(1, 2)  # [B, C', T, H', W']
 
 
 class RMSNorm(nn.Module):
@@ -147,7 +172,9 @@ class RMSNorm(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         g = self.gamma.reshape((-1,) + (1,) * (x.dim() - 2))
-        return F.normalize(x, dim=1).mul_(g * self.scale)
+        # = F.normalize(x, dim=1), written as a channel sum: the strided vector norm is slow on CPU
+        norm = x.square().sum(dim=1, keepdim=True).sqrt_().clamp_min_(1e-12)
+        return (x / norm).mul_(g * self.scale)
 
 
 class ResidualBlock(nn.Module):
