@@ -79,21 +79,30 @@ def random_medium() -> ModelConfig:
                        default_height=128, default_width=128)
 
 
-def _load_demo(device: torch.device, dtype: torch.dtype) -> ModelBundle:
-    from sfe_live.model.vae_loading import load_vae
-    meta_path = DEMO_DIR / "model.json"
+def _load_demo(device: torch.device, dtype: torch.dtype, folder: Optional[Path] = None,
+               meta_name: str = "model.json") -> ModelBundle:
+    """The demo model: a small causal Wan DiT + the fixed pixel codec + MiniLM (assets/demo)."""
+    from sfe_live.model.codec import PixelCodec, PixelCodecConfig
+    folder = Path(folder) if folder is not None else DEMO_DIR
+    meta_path = folder / meta_name
     if not meta_path.exists():
         raise ModelLoadError(f"{meta_path}: the demo model is not shipped in this checkout; use --model tiny-random")
     meta = json.loads(meta_path.read_text())
     dit_cfg = DiTConfig.from_dict(meta["dit"])
-    vae_cfg = VAEConfig.from_dict(meta["vae"])
     text_cfg = TextConfig(**meta["text"])
-    dit = load_dit(DEMO_DIR / meta.get("dit_file", "dit.safetensors"), device=device, dtype=dtype, config=dit_cfg)
-    vae = load_vae(DEMO_DIR / meta.get("vae_file", "vae.safetensors"), device=device, dtype=dtype, config=vae_cfg)
+    dit = load_dit(folder / meta.get("dit_file", "dit.safetensors"), device=device, dtype=dtype, config=dit_cfg)
+    if meta["vae"].get("kind") == "pixel":
+        codec = PixelCodec(PixelCodecConfig.from_dict(meta["vae"])).to(device=device, dtype=dtype)
+        vae_cfg: Any = codec.config
+        vae: Any = codec
+    else:
+        from sfe_live.model.vae_loading import load_vae
+        vae_cfg = VAEConfig.from_dict(meta["vae"])
+        vae = load_vae(folder / meta.get("vae_file", "vae.safetensors"), device=device, dtype=dtype, config=vae_cfg)
     text = load_text_encoder(text_cfg, device=device, dtype=dtype)
     cfg = ModelConfig("demo", dit_cfg, vae_cfg, text_cfg, meta.get("height", 64), meta.get("width", 64))
     return ModelBundle("demo", cfg, dit, vae, CachedTextEncoder(text, text_cfg.cache_size), device, dtype,
-                       source=str(DEMO_DIR))
+                       source=str(folder))
 
 
 def detect_layout(folder: Path) -> str:

@@ -28,13 +28,20 @@ from sfe_live.model.rope import RopeTables, shift_frames
 
 @dataclass
 class CrossKV:
-    """Cross-attention K/V of one context for every layer: each [B, L_ctx, N, D]."""
+    """Cross-attention K/V of one context for every layer: each [B, L_ctx, N, D].
+
+    ``bias`` ([B, 1, 1, L_ctx] or None) is added to the attention logits: the all-zero padding
+    rows of a prompt all give the same K/V, so they are kept as one row whose logit carries
+    log(number of padding rows) - the same softmax, a fraction of the work.
+    """
 
     k: list[torch.Tensor]
     v: list[torch.Tensor]
+    bias: Optional[torch.Tensor] = None
 
     def clone(self) -> "CrossKV":
-        return CrossKV([t.clone() for t in self.k], [t.clone() for t in self.v])
+        return CrossKV([t.clone() for t in self.k], [t.clone() for t in self.v],
+                       None if self.bias is None else self.bias.clone())
 
 
 @dataclass

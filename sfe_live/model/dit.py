@@ -91,7 +91,7 @@ class AttentionBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, e0: torch.Tensor, frames: int, cos: torch.Tensor, sin: torch.Tensor,
                 cross_k: torch.Tensor, cross_v: torch.Tensor, cache: Optional[KVCache], layer: int,
-                memory: float, kv_only: bool = False) -> torch.Tensor:
+                memory: float, kv_only: bool = False, cross_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
         """x [B, L, dim]; e0 [B, F, 6, dim]; cos/sin [L, 1, D/2]."""
         shift1, scale1, gate1, shift2, scale2, gate2 = (self.modulation.unsqueeze(1) + e0).unbind(2)  # [B, F, dim]
         bsz, n_tok, d = x.shape
@@ -119,7 +119,7 @@ class AttentionBlock(nn.Module):
 
         ca = self.cross_attn
         qc = ca.heads(ca.norm_q(ca.q(self.norm3(x))))
-        x = x + ca.o(attention(qc, cross_k, cross_v).flatten(2))
+        x = x + ca.o(attention(qc, cross_k, cross_v, cross_bias).flatten(2))
 
         y = (per_frame(self.norm2(x)) * (1 + scale2.unsqueeze(2)) + shift2.unsqueeze(2)).flatten(1, 2)
         x = x + (per_frame(self.ffn(y)) * gate2.unsqueeze(2)).flatten(1, 2)
@@ -174,15 +174,35 @@ class CausalWanDiT(nn.Module):
         w = self.patch_embedding.weight
         return self.text_embedding(context.to(device=w.device, dtype=w.dtype))
 
-    def cross_kv(self, context: torch.Tensor) -> CrossKV:
-        """Cross-attention K/V of a text context for every layer (compute once per prompt)."""
-        ctx = self.embed_text(context)
+    def cross_kv(self, context: torch.Tensor, compact: bool = True) -> CrossKV:
+        """Cross-attention K/V of a text context for every layer (compute once per prompt).
+
+        With ``compact`` the trailing all-zero padding rows (identical K/V) collapse into one
+        row with a log-count logit bias: exact, and attention over ~L_valid + 1 rows, not 512.
+        """
+        b, n, _ = context.shape
+        bias = None
+        if compact and b == 1 and n >= 1:
+            nonzero = context[0].abs().amax(dim=-1) > 0                   # [L]
+            valid = int(nonzero.nonzero().max()) + 1 if bool(nonzero.any()) else 0
+            pad = self.cfg.text_len - valid
+            if pad > 1:
+                context = context[:, : valid + 1]
+                if context.shape[1] < valid + 1:
+                    context = torch.cat([context, context.new_zeros(1, 1, context.shape[2])], dim=1)
+                context = context.clone()
+                context[:, valid:] = 0
+                bias = torch.zeros(1, 1, 1, valid + 1, dtype=self.patch_embedding.weight.dtype,
+                                   device=self.patch_embedding.weight.device)
+                bias[..., valid] = math.log(pad)
+        ctx = self.text_embedding(context.to(self.patch_embedding.weight)) if bias is not None \
+            else self.embed_text(context)
         ks, vs = [], []
         for blk in self.blocks:
             k, v = blk.cross_attn.kv(ctx)
             ks.append(k)
             vs.append(v)
-        return CrossKV(ks, vs)
+        return CrossKV(ks, vs, bias)
 
     def _time(self, t: torch.Tensor, b: int, f: int) -> tuple[torch.Tensor, torch.Tensor]:
         """t [B], [B, F] or scalar -> e [B, F, dim], e0 [B, F, 6, dim]."""
@@ -224,7 +244,7 @@ class CausalWanDiT(nn.Module):
         last = len(self.blocks) - 1
         for i, blk in enumerate(self.blocks):
             tokens = blk(tokens, e0, f, cos, sin, cross.k[i], cross.v[i], cache, i, memory,
-                         kv_only=kv_only and i == last)
+                         kv_only=kv_only and i == last, cross_bias=cross.bias)
         if kv_only:
             return None
         return self._unpatchify(self.head(tokens, e, f), grid)

@@ -116,3 +116,18 @@ def test_real_config_parameter_count():
     assert m.num_parameters() == 1_418_996_800
     assert DiTConfig().tokens_per_frame(60, 104) == 1560
     assert DiTConfig().rope_split == (22, 21, 21)
+
+
+@torch.no_grad()
+def test_compact_padding_rows_is_exact(fx, model):
+    """Zero padding rows collapse into one row with a log-count bias: same output."""
+    t, _ = fx
+    pe = t["input.prompt_embeds"]
+    compact, full = model.cross_kv(pe), model.cross_kv(pe, compact=False)
+    assert compact.bias is not None and compact.k[0].shape[1] == 11 and full.k[0].shape[1] == 16
+    x, ts = t["S.input.x"], t["S.input.timestep"]
+    outs = []
+    for cross in (compact, full):
+        cache = KVCache.empty(2, 1, 21, 16, 4, 16)
+        outs.append(model.step(x, ts, cross, cache))
+    torch.testing.assert_close(outs[0], outs[1], atol=1e-5, rtol=1e-5)

@@ -1,0 +1,147 @@
+"""A fixed pixel codec for the demo model: space-to-depth, no learned weights.
+
+The demo DiT works on "latents" that are the pixels themselves, rearranged: an ``f x f``
+pixel tile becomes ``3 f^2`` channels (space-to-depth), one latent frame per pixel frame
+(temporal factor 1), normalised by a fixed mean and std. Decoding is the exact inverse, so
+the codec is lossless up to uint8 rounding and costs microseconds, which is what a 2-core
+CPU needs for >= 16 fps (a Wan VAE of any useful size decodes slower than that here).
+
+It implements the decode/encode interface the engine uses from a VAE
+(``new_decode_state``, ``decode_to_frames``, ``new_encode_state``, ``encode_frames``,
+``decode_stream``/``encode_stream``, ``.config`` with ``spatial_factor``,
+``temporal_factor`` and ``pixel_frames``) so the engine runs it unmodified.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+
+@dataclass(frozen=True)
+class PixelCodecConfig:
+    """Space-to-depth codec: ``factor`` pixels per latent cell on each side, fixed normalisation."""
+
+    kind: str = "pixel"
+    factor: int = 4
+    mean: float = -0.5           # latent = (pixel in [-1, 1] - mean) / std
+    std: float = 0.5
+
+    @property
+    def z_dim(self) -> int:
+        return 3 * self.factor * self.factor
+
+    @property
+    def spatial_factor(self) -> int:
+        return self.factor
+
+    @property
+    def temporal_factor(self) -> int:
+        return 1
+
+    def pixel_frames(self, latent_frames: int, first_in_stream: bool) -> int:
+        return max(0, int(latent_frames))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "PixelCodecConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass
+class CodecState:
+    """Stream counters (the codec itself has no memory between frames)."""
+
+    kind: str
+    latent_frames: int = 0
+    pixel_frames: int = 0
+
+    @property
+    def started(self) -> bool:
+        return self.latent_frames > 0
+
+
+class PixelCodec(nn.Module):
+    """uint8 frames <-> normalised space-to-depth latents ``[B, T, 3 f^2, H/f, W/f]``."""
+
+    def __init__(self, config: PixelCodecConfig = PixelCodecConfig()) -> None:
+        super().__init__()
+        self.config = config
+        self.register_buffer("_ref", torch.zeros(()), persistent=False)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self._ref.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self._ref.device
+
+    # -- tensors in [-1, 1] ------------------------------------------------------------------
+    def pixels_to_latents(self, pixels: Tensor) -> Tensor:
+        """``[B, T, 3, H, W]`` in [-1, 1] -> ``[B, T, 3 f^2, H/f, W/f]``."""
+        f = self.config.factor
+        b, t, c, h, w = pixels.shape
+        if h % f or w % f:
+            raise ValueError(f"frame {w}x{h} is not a multiple of the codec factor {f}")
+        x = pixels.reshape(b * t, c, h, w)
+        z = torch.nn.functional.pixel_unshuffle(x, f).reshape(b, t, c * f * f, h // f, w // f)
+        return (z - self.config.mean) / self.config.std
+
+    def latents_to_pixels(self, latents: Tensor) -> Tensor:
+        """``[B, T, 3 f^2, h, w]`` -> ``[B, T, 3, f h, f w]`` (unclamped)."""
+        f = self.config.factor
+        b, t, c, h, w = latents.shape
+        if c != self.config.z_dim:
+            raise ValueError(f"codec expects {self.config.z_dim} latent channels, got {c}")
+        x = (latents * self.config.std + self.config.mean).reshape(b * t, c, h, w)
+        return torch.nn.functional.pixel_shuffle(x, f).reshape(b, t, 3, h * f, w * f)
+
+    # -- the engine's interface --------------------------------------------------------------
+    def new_decode_state(self) -> CodecState:
+        return CodecState("decode")
+
+    def new_encode_state(self) -> CodecState:
+        return CodecState("encode")
+
+    @torch.no_grad()
+    def decode_to_frames(self, latents: Tensor, state: CodecState) -> tuple[Tensor, CodecState]:
+        """``[B, T, C, h, w]`` latents -> ``uint8 [B, T, H, W, 3]``."""
+        px = self.latents_to_pixels(latents.float())
+        y = px.clamp(-1.0, 1.0).mul(127.5).add(127.5).round().to(torch.uint8)
+        state.latent_frames += latents.shape[1]
+        state.pixel_frames += latents.shape[1]
+        return y.permute(0, 1, 3, 4, 2).contiguous(), state
+
+    @torch.no_grad()
+    def encode_frames(self, frames: Tensor, state: CodecState) -> tuple[Tensor, CodecState]:
+        """``uint8 [B, T, H, W, 3]`` (or ``[T, H, W, 3]``) -> ``[B, T, C, h, w]`` latents."""
+        if frames.dim() == 4:
+            frames = frames.unsqueeze(0)
+        px = frames.permute(0, 1, 4, 2, 3).float().div(127.5).sub(1.0)
+        z = self.pixels_to_latents(px).to(self.dtype)
+        state.latent_frames += z.shape[1]
+        state.pixel_frames += z.shape[1]
+        return z, state
+
+    # VAE-layout streaming calls ([B, C, T, h, w] latents, [B, 3, T, H, W] pixels in [-1, 1])
+    @torch.no_grad()
+    def decode_stream(self, z: Tensor, state: CodecState, frames_per_call: int = 1) -> tuple[Tensor, CodecState]:
+        px = self.latents_to_pixels(z.transpose(1, 2)).transpose(1, 2)
+        state.latent_frames += z.shape[2]
+        state.pixel_frames += z.shape[2]
+        return px, state
+
+    @torch.no_grad()
+    def encode_stream(self, pixels: Tensor, state: CodecState) -> tuple[Tensor, CodecState]:
+        z = self.pixels_to_latents(pixels.transpose(1, 2)).transpose(1, 2)
+        state.latent_frames += z.shape[2]
+        state.pixel_frames += z.shape[2]
+        return z, state
