@@ -92,8 +92,10 @@ class App:
         stream = StreamConfig(height=height, width=width, frames_per_block=s.frames_per_block,
                               kv_window=s.kv_window, sink_frames=s.sink_frames, denoising_steps=s.steps, seed=s.seed)
         self.engine = Engine(self.bundle, stream, prompt=s.prompt, seed=s.seed)
-        self.runner = Runner(self.engine, realtime=s.realtime)
         self.outputs = OutputManager(fps=stream.fps)
+        block_s = stream.frames_per_block * self.bundle.config.vae.temporal_factor / stream.fps
+        self.runner = Runner(self.engine, realtime=s.realtime, lookahead_s=max(0.5, 1.5 * block_s),
+                             ahead=self.outputs.ahead_s)
         self.runner.add_listener(self._on_block)
         say(0.85, "wiring controls")
         self._wire_controls()
@@ -108,23 +110,28 @@ class App:
         s = self.settings
         if s.vcam:
             from sfe_live.outputs.virtualcam import VirtualCamSink
-            self.outputs.add_sink(VirtualCamSink(), name="vcam", size=s.vcam_size)
+            self.outputs.add_sink(VirtualCamSink(size=s.vcam_size), name="vcam")
             self.outputs.enable("vcam")
         if s.record:
             self.start_recording(s.record)
 
+    def control_settings(self) -> dict[str, Any]:
+        s = self.settings
+        out: dict[str, Any] = {"osc_enabled": s.osc, "osc_host": s.osc_host, "audio_enabled": s.audio}
+        if s.osc_port is not None:
+            out["osc_port"] = s.osc_port
+        if s.midi_port:
+            out["midi_inputs"] = [s.midi_port]
+        if s.cues:
+            out["cues"] = s.cues
+        return out
+
     def _wire_controls(self) -> None:
-        try:
-            from sfe_live.controls.router import ActionRouter
-        except ImportError:  # pragma: no cover - controls are part of the package
-            return
-        self.router = ActionRouter(self.submit, self.engine_status)
-        for action, fn in (("record.toggle", lambda v=None: self.toggle_recording()),
-                           ("vcam.toggle", lambda v=None: self.toggle_sink("vcam"))):
-            try:
-                self.router.register_handler(action, fn)
-            except Exception as exc:   # unknown action ids in an older registry
-                log.debug("handler %s not registered: %s", action, exc)
+        from sfe_live.controls import ControlHub
+        self.hub = ControlHub(self.submit, self.engine_status, self.control_settings())
+        self.router = self.hub.router
+        self.hub.register_handler("record.toggle", lambda v=None: self.toggle_recording())
+        self.hub.register_handler("vcam.toggle", lambda v=None: self.toggle_sink("vcam"))
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -153,15 +160,35 @@ class App:
         self.runner.submit(cmd)
 
     def trigger(self, action_id: str, value: Any = None, source: str = "ui") -> bool:
-        if self.router is None:
+        if self.hub is None:
             return False
-        return self.router.trigger(action_id, value, source=source)
+        return self.hub.trigger(action_id, value, source=source)
+
+    # -- sources (video-to-video) ----------------------------------------------------------------
+    def set_v2v_source(self, source: Any, strength: Optional[float] = None) -> None:
+        """Feed a source (``latest(n) -> uint8 [n, H, W, 3]``) to the engine; None stops v2v."""
+        if self.engine is None:
+            raise RuntimeError("the app is not loaded yet")
+        old = getattr(self, "_v2v_source", None)
+        if old is not None and old is not source:
+            try:
+                old.close()
+            except Exception:
+                log.exception("closing the previous v2v source")
+        self._v2v_source = source
+        if source is not None:
+            source.open(self.engine.stream.width, self.engine.stream.height)
+            self.engine.source = source.latest
+        else:
+            self.engine.source = None
+        if strength is not None:
+            self.submit(C.SetV2V(strength))
 
     # -- outputs -----------------------------------------------------------------------------------
     def start_recording(self, target: str | Path) -> Path:
         from sfe_live.outputs.recorder import Recorder
         target = Path(target)
-        rec = Recorder(target) if target.suffix else Recorder(target)
+        rec = Recorder(target.parent, stem=target.stem) if target.suffix else Recorder(target)
         name = "record"
         if name in self.outputs.sink_names:
             self.outputs.remove_sink(name)
@@ -177,12 +204,14 @@ class App:
             self.message("recording stopped")
         else:
             self.start_recording(self.settings.record or "recordings")
+        if self.hub is not None:
+            self.hub.set_state("recording", "record" in self.outputs.sink_names)
 
     def toggle_sink(self, name: str) -> None:
         if name not in self.outputs.sink_names:
             if name == "vcam":
                 from sfe_live.outputs.virtualcam import VirtualCamSink
-                self.outputs.add_sink(VirtualCamSink(), name="vcam", size=self.settings.vcam_size)
+                self.outputs.add_sink(VirtualCamSink(size=self.settings.vcam_size), name="vcam")
             else:
                 return
         st = {s.name: s for s in self.outputs.status().sinks}.get(name)
@@ -214,6 +243,8 @@ class App:
             out["outputs"] = dataclasses.asdict(self.outputs.status())
         if self.bundle is not None:
             out["model"] = self.bundle.describe()
+        if self.hub is not None:
+            out["controls"] = self.hub.status()
         with self._lock:
             out["messages"] = list(self.messages[-5:])
         return out

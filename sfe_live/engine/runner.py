@@ -112,10 +112,14 @@ class CommandQueue:
 
 
 class Runner:
-    def __init__(self, engine: Engine, realtime: bool = True, lookahead_s: float = 1.5) -> None:
+    def __init__(self, engine: Engine, realtime: bool = True, lookahead_s: float = 1.5,
+                 ahead: Optional[Callable[[], float]] = None) -> None:
+        """``ahead()`` (optional) reports the seconds of video buffered downstream (the playout);
+        in real-time mode the worker waits while it exceeds ``lookahead_s``."""
         self.engine = engine
         self.realtime = realtime
         self.lookahead_s = lookahead_s
+        self._ahead = ahead
         self.queue = CommandQueue()
         self._listeners: list[BlockListener] = []
         self._thread: Optional[threading.Thread] = None
@@ -179,6 +183,10 @@ class Runner:
     def _pace(self) -> None:
         """Real time: stay at most lookahead_s of video ahead of the wall clock."""
         if not self.realtime:
+            return
+        if self._ahead is not None:
+            while not self._stop.is_set() and self._ahead() > self.lookahead_s and not len(self.queue):
+                self.queue.wakeup.wait(0.02)
             return
         fps = self.engine.stream.fps
         now = time.perf_counter()

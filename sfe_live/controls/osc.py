@@ -1,0 +1,479 @@
+"""OSC over UDP (python-osc): the ``/sfe/...`` address tree, replies, state push, learn.
+
+:class:`OscServer` runs one ``BlockingOSCUDPServer`` on its own thread (messages are handled
+in arrival order), bound to 127.0.0.1 unless a host is given, with a 4 MiB receive buffer so
+bursts are not dropped by the kernel. Every packet goes through :meth:`OscServer.handle_packet`,
+which never raises: malformed packets, unknown addresses and bad arguments are counted and
+logged (rate-limited) and the server keeps serving. Handlers return None (python-osc ≥ 1.9
+would send a return value back to the sender).
+
+Addresses: one per action, generated from the registry (``/sfe/prompt s``, ``/sfe/purge [i]``,
+``/sfe/cue/go i`` ...; see ``docs/osc.md``), aliases for rigs built for Daydream Scope
+(``/scope/prompt``, ``/scope/reset_cache``), user bindings for any other address
+(``[[osc]]`` tables or OSC learn), and ``/sfe/get/<name>`` which replies ``/sfe/<name> <value>``
+to the sender (or to ``reply_port`` on the sender's host). With ``push_to`` set, state changes
+are sent to that host:port as ``/sfe/<name> <value>``.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections import OrderedDict
+from typing import Any, Iterable, Optional, Sequence
+
+from pythonosc.dispatcher import Dispatcher
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.osc_packet import OscPacket, ParseError
+from pythonosc.osc_server import BlockingOSCUDPServer
+
+from .actions import OSC_ROOT, TOGGLE, ActionRegistry, ActionSpec, ActionValueError, to_bool
+from .bindings import Binding
+from .driver import BindingDriver, Learner
+from .router import ActionRouter
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OSC_PORT = 9310
+"""Outside 7000/7001 (Resolume), 8000 (Scope, MadMapper, TouchOSC), 9000/9001 (LiveOSC),
+11000/11001 (AbletonOSC), 6454 (Art-Net), 1111 (MiniMad) and the ephemeral port ranges."""
+DEFAULT_HOST = "127.0.0.1"
+RCVBUF_BYTES = 4 * 1024 * 1024
+GET_PREFIX = f"{OSC_ROOT}/get"
+ALIASES: dict[str, tuple[str, Any]] = {
+    "/scope/prompt": ("prompt.set", None),
+    "/scope/reset_cache": ("purge", 3),
+    "/scope/noise_scale": ("noise.set", None),
+}
+"""Daydream Scope addresses → (action, fixed value); a fixed value fires only on a true arg."""
+GET_NAMES = ("prompt", "cue", "cue_name", "cue_count", "strength", "reactivity", "memory", "fps", "block",
+             "paused", "seed", "transition", "blend_blocks", "bpm", "beat")
+PUSH_NAMES = ("prompt", "cue", "cue_name", "strength", "memory", "paused", "seed", "transition",
+              "blend_blocks", "bpm", "block", "fps")
+PUSH_HZ = 10.0
+
+
+class _RateLog:
+    """Log the first ``burst`` events of a kind, then one line per ``every``."""
+
+    def __init__(self, burst: int = 10, every: int = 1000) -> None:
+        self.burst, self.every = burst, every
+        self.counts: dict[str, int] = {}
+
+    def __call__(self, kind: str, msg: str, *args: Any) -> None:
+        n = self.counts.get(kind, 0) + 1
+        self.counts[kind] = n
+        if n <= self.burst or n % self.every == 0:
+            log.warning(msg + (f" ({n} so far)" if n > self.burst else ""), *args)
+
+
+class _PythonOscNoise(logging.Filter):
+    """python-osc logs every odd packet on the root logger; keep the first few, then 1 in 1,000."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "pythonosc" not in record.pathname:
+            return True
+        self.count += 1
+        return self.count <= 10 or self.count % 1000 == 0
+
+
+_NOISE = _PythonOscNoise()
+
+
+def _quiet_python_osc() -> None:
+    root = logging.getLogger()
+    if _NOISE not in root.filters:
+        root.addFilter(_NOISE)
+
+
+class _Dispatcher(Dispatcher):
+    def __init__(self, owner: "OscServer") -> None:
+        super().__init__(strict_timing=False)
+        self._owner = owner
+
+    def call_handlers_for_packet(self, data: bytes, client_address: Any) -> list:
+        self._owner.handle_packet(data, client_address)
+        return []  # nothing is ever sent back implicitly
+
+
+class _Server(BlockingOSCUDPServer):
+    max_packet_size = 65535
+
+    def __init__(self, address: tuple[str, int], dispatcher: Dispatcher, owner: "OscServer") -> None:
+        self._owner = owner
+        super().__init__(address, dispatcher)
+
+    def server_bind(self) -> None:
+        self._owner.rcvbuf = _raise_rcvbuf(self.socket, RCVBUF_BYTES)
+        super().server_bind()
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        ok = super().verify_request(request, client_address)
+        if not ok:
+            self._owner.stats["rejected"] += 1
+            self._owner.note_malformed(client_address, "not an OSC message or bundle")
+        return ok
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        self._owner.stats["errors"] += 1
+        log.exception("OSC packet from %s failed", client_address)
+
+
+def _raise_rcvbuf(sock: socket.socket, size: int) -> int:
+    """Ask for ``size`` bytes of receive buffer (SO_RCVBUFFORCE past rmem_max where allowed)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+    except OSError as e:
+        log.warning("SO_RCVBUF %d refused: %s", size, e)
+    got = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    force = getattr(socket, "SO_RCVBUFFORCE", None)
+    if got < size and force is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, force, size)
+            got = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        except OSError:
+            pass
+    if got < size:
+        log.warning("OSC receive buffer is %d bytes (asked %d): bursts may drop packets; raise "
+                    "net.core.rmem_max", got, size)
+    return got
+
+
+def osc_value(v: Any) -> Any:
+    """A state value as an OSC argument (None → "")."""
+    if v is None:
+        return ""
+    if isinstance(v, (bool, int, float, str)):
+        return v
+    return str(v)
+
+
+def build_message(address: str, *args: Any) -> bytes:
+    b = OscMessageBuilder(address=address)
+    for a in args:
+        b.add_arg(osc_value(a))
+    return b.build().dgram
+
+
+def address_rows(registry: ActionRegistry) -> list[dict[str, str]]:
+    """Every OSC address with its action, argument and description (for docs and the UI)."""
+    rows = []
+    for spec in registry:
+        if spec.osc is None:
+            continue
+        rows.append({"address": spec.osc, "action": spec.id, "args": osc_arg_signature(spec),
+                     "range": spec.arg_doc(), "kind": spec.kind, "description": spec.description})
+    return rows
+
+
+def osc_arg_signature(spec: ActionSpec) -> str:
+    tag = {"none": "", "int": "i", "float": "f", "bool": "T|F", "str": "s", "enum": "s|i"}[spec.arg]
+    if spec.arg in ("int", "float"):
+        tag = "i|f" if spec.arg == "int" else "f|i"
+    if not tag:
+        return ""
+    return f"[{tag}]" if (spec.optional or spec.kind == TOGGLE) else tag
+
+
+class OscServer:
+    """The OSC input: a UDP server thread, the address tree, replies, push and learn."""
+
+    def __init__(self, router: ActionRouter, *, host: str = DEFAULT_HOST, port: int = DEFAULT_OSC_PORT,
+                 reply_port: Optional[int] = None, push_to: Optional[tuple[str, int]] = None,
+                 push_names: Sequence[str] = PUSH_NAMES, bindings: Iterable[Binding] = (),
+                 learner: Optional[Learner] = None, aliases: Optional[dict[str, tuple[str, Any]]] = None
+                 ) -> None:
+        self.router = router
+        self.registry: ActionRegistry = router.registry
+        self.host = host
+        self.requested_port = int(port)
+        self.reply_port = reply_port
+        self.push_to = push_to
+        self.push_names = tuple(push_names)
+        self.learner = learner
+        self.aliases = dict(ALIASES if aliases is None else aliases)
+        self.driver = BindingDriver(router, "osc")
+        self._bindings: dict[str, Binding] = {}
+        for b in bindings:
+            self.add_binding(b)
+        self._server: Optional[_Server] = None
+        self._thread: Optional[threading.Thread] = None
+        self._push_thread: Optional[threading.Thread] = None
+        self._stop = threading.Event()
+        self._ratelog = _RateLog()
+        self.rcvbuf = 0
+        self.error: Optional[str] = None
+        self.stats = {"packets": 0, "rejected": 0, "messages": 0, "malformed": 0, "unknown": 0, "bad_args": 0,
+                      "errors": 0, "replies": 0, "pushed": 0}
+        self.seen: "OrderedDict[str, dict[str, Any]]" = OrderedDict()
+        self._seen_lock = threading.Lock()
+        self._pushed: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def port(self) -> int:
+        """The bound port (the requested one, or the OS's choice when 0 was asked)."""
+        if self._server is not None:
+            return int(self._server.server_address[1])
+        return self.requested_port
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Bind and serve on a thread. Raises OSError when the port is taken (also kept in error)."""
+        if self.running:
+            return
+        try:
+            self._server = _Server((self.host, self.requested_port), _Dispatcher(self), self)
+        except OSError as e:
+            self.error = f"cannot listen for OSC on {self.host}:{self.requested_port}: {e.strerror or e}"
+            raise
+        self.error = None
+        _quiet_python_osc()
+        if self.host not in ("127.0.0.1", "localhost", "::1"):
+            log.warning("OSC is listening on %s:%d: reachable from the network", self.host, self.port)
+        log.info("OSC listening on %s:%d (receive buffer %d bytes)", self.host, self.port, self.rcvbuf)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._serve, name="sfe-osc", daemon=True)
+        self._thread.start()
+        if self.push_to is not None:
+            self._push_thread = threading.Thread(target=self._push_loop, name="sfe-osc-push", daemon=True)
+            self._push_thread.start()
+
+    def _serve(self) -> None:
+        srv = self._server
+        assert srv is not None
+        while not self._stop.is_set():
+            try:
+                srv.serve_forever(poll_interval=0.1)
+                return
+            except Exception:  # serve_forever itself should not fail; if it does, keep serving
+                self.stats["errors"] += 1
+                log.exception("OSC server loop failed; restarting it")
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        for t in (self._thread, self._push_thread):
+            if t is not None:
+                t.join(timeout=2)
+        self._thread = self._push_thread = None
+        self._server = None
+
+    # ------------------------------------------------------------------ bindings
+    def add_binding(self, b: Binding) -> None:
+        if b.source != "osc" or not b.address:
+            raise ValueError(f"not an OSC binding: {b}")
+        self.router.spec(b.action)
+        self._bindings[b.address] = b
+
+    def remove_binding(self, address: str) -> None:
+        self._bindings.pop(address, None)
+
+    def bindings(self) -> list[Binding]:
+        return list(self._bindings.values())
+
+    # ------------------------------------------------------------------ input
+    def note_malformed(self, client: Any, why: str) -> None:
+        self.stats["malformed"] += 1
+        self._ratelog("malformed", "malformed OSC packet from %s ignored: %s", client, why)
+
+    def handle_packet(self, data: bytes, client: Any = ("127.0.0.1", 0)) -> None:
+        """Handle one datagram (message or bundle). Never raises."""
+        self.stats["packets"] += 1
+        try:
+            packet = OscPacket(data)
+            messages = packet.messages
+        except ParseError as e:
+            self.note_malformed(client, str(e) or "parse error")
+            return
+        except Exception as e:  # python-osc raises assorted errors on garbage
+            self.note_malformed(client, f"{type(e).__name__}: {e}")
+            return
+        for timed in messages:
+            try:
+                msg = timed.message
+                self.handle_message(msg.address, list(msg.params), client)
+            except Exception:
+                self.stats["errors"] += 1
+                self._ratelog("error", "OSC message from %s failed", client)
+                log.debug("OSC message failure", exc_info=True)
+
+    def handle_message(self, address: str, args: list[Any], client: Any = ("127.0.0.1", 0)) -> None:
+        """Handle one message (the unit tests drive this directly)."""
+        self.stats["messages"] += 1
+        self._remember(address, args)
+        if address == GET_PREFIX or address.startswith(GET_PREFIX + "/"):
+            self._reply_get(address[len(GET_PREFIX) + 1:], args, client)
+            return
+        spec = self.registry.by_osc(address)
+        if spec is not None:
+            self._dispatch(spec, args, None)
+            return
+        alias = self.aliases.get(address)
+        if alias is not None:
+            self._dispatch(self.registry.get(alias[0]), args, alias[1])
+            return
+        b = self._bindings.get(address)
+        if b is not None:
+            self._drive(b, args)
+            return
+        if self.learner is not None and self.learner.armed and not address.startswith(OSC_ROOT + "/"):
+            made = self.learner.offer("osc", lambda a, v: Binding(action=a, source="osc", address=address,
+                                                                   value=v))
+            if made is not None:
+                self.add_binding(made)
+                return
+        self.stats["unknown"] += 1
+        self._ratelog("unknown", "unknown OSC address %s from %s", address, client)
+
+    def _dispatch(self, spec: ActionSpec, args: list[Any], fixed: Any) -> None:
+        if not args and fixed is None and spec.arg != "none" and not spec.optional and spec.kind != TOGGLE:
+            self.stats["bad_args"] += 1
+            self._ratelog("bad_args", "OSC %s needs an argument", spec.osc or spec.id)
+            return
+        try:
+            if fixed is not None:  # alias with a fixed value: fire on a true (or missing) argument
+                if args and not to_bool(args[0]):
+                    return
+                value = fixed
+            elif spec.arg == "none":
+                if args and not _truthy(args[0]):
+                    return  # a button's release (0 / F) does not fire a trigger
+                value = None
+            elif spec.kind == TOGGLE:
+                value = to_bool(args[0]) if args else None
+            else:
+                value = args[0] if args else None
+            value = spec.coerce(value)
+        except ActionValueError as e:
+            self.stats["bad_args"] += 1
+            self._ratelog("bad_args", "OSC %s: %s", spec.osc or spec.id, e)
+            return
+        self.router.trigger(spec.id, value, source="osc")
+
+    def _drive(self, b: Binding, args: list[Any]) -> None:
+        spec = self.router.spec(b.action)
+        if not args:
+            self.driver.press(b, True)
+            self.driver.press(b, False)
+            return
+        a = args[0]
+        if isinstance(a, str) and spec.arg in ("str", "enum"):
+            self.router.trigger(b.action, a if b.value is None else b.value, source="osc")
+            return
+        try:
+            x = 1.0 if a is True else 0.0 if a is False else float(a)
+        except (TypeError, ValueError):
+            self.stats["bad_args"] += 1
+            return
+        if x != x:  # NaN
+            self.stats["bad_args"] += 1
+            return
+        self.driver.level(b, (x - b.in_min) / (b.in_max - b.in_min))
+
+    def _remember(self, address: str, args: list[Any]) -> None:
+        with self._seen_lock:
+            e = self.seen.get(address)
+            if e is None:
+                if len(self.seen) >= 256:
+                    self.seen.popitem(last=False)
+                e = self.seen[address] = {"count": 0}
+            e["count"] += 1
+            e["args"] = args[:4]
+            e["time"] = time.monotonic()
+
+    def recent_addresses(self) -> list[tuple[str, int, list[Any]]]:
+        """Incoming addresses, newest first: what a learn/monitor view shows."""
+        with self._seen_lock:
+            items = sorted(self.seen.items(), key=lambda kv: -kv[1]["time"])
+        return [(a, e["count"], e["args"]) for a, e in items]
+
+    # ------------------------------------------------------------------ output
+    def _send(self, dgram: bytes, addr: tuple[str, int]) -> bool:
+        srv = self._server
+        try:
+            if srv is not None:
+                srv.socket.sendto(dgram, addr)
+            else:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                    s.sendto(dgram, addr)
+            return True
+        except OSError as e:
+            self._ratelog("send", "OSC send to %s failed: %s", addr, e)
+            return False
+
+    def _reply_get(self, name: str, args: list[Any], client: Any) -> None:
+        host, cport = client[0], client[1]
+        port = self.reply_port or cport
+        if args and isinstance(args[0], int) and not isinstance(args[0], bool) and 0 < args[0] < 65536:
+            port = args[0]
+        state = self.router.state()
+        names = [n for n in GET_NAMES if n in state] if not name else [name]
+        for n in names:
+            if n in state:
+                dgram = build_message(f"{OSC_ROOT}/{n}", state[n])
+            else:
+                known = ", ".join(sorted(k for k, v in state.items() if isinstance(v, (str, int, float, bool))))
+                dgram = build_message(f"{OSC_ROOT}/error", f"unknown state {n!r}; known: {known}")
+            if self._send(dgram, (host, port)):
+                self.stats["replies"] += 1
+
+    def push_changes(self) -> int:
+        """Send changed state values to ``push_to``; returns the number of messages sent."""
+        if self.push_to is None:
+            return 0
+        state = self.router.state()
+        sent = 0
+        for n in self.push_names:
+            if n not in state:
+                continue
+            v = state[n]
+            if isinstance(v, float):
+                v = round(v, 3)
+            if self._pushed.get(n, object()) == v:
+                continue
+            self._pushed[n] = v
+            if self._send(build_message(f"{OSC_ROOT}/{n}", v), self.push_to):
+                sent += 1
+        self.stats["pushed"] += sent
+        return sent
+
+    def _push_loop(self) -> None:
+        while not self._stop.wait(1.0 / PUSH_HZ):
+            try:
+                self.push_changes()
+            except Exception:
+                log.exception("OSC push failed")
+
+    def status(self) -> dict[str, Any]:
+        return {"host": self.host, "port": self.port, "running": self.running, "error": self.error,
+                "rcvbuf": self.rcvbuf, "push_to": self.push_to, **self.stats}
+
+
+def _truthy(a: Any) -> bool:
+    try:
+        return to_bool(a)
+    except ActionValueError:
+        return True  # a non-boolean argument (e.g. a string) still presses the button
+
+
+def port_free(port: int, host: str = DEFAULT_HOST) -> Optional[str]:
+    """None if a UDP port can be bound, else the reason (for ``sfe-live doctor``)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind((host, port))
+            return None
+        except OSError as e:
+            return e.strerror or str(e)

@@ -1,0 +1,33 @@
+"""``sfe-live doctor`` lines for sources (v2v inputs): which work here and what to do if not."""
+
+from __future__ import annotations
+
+__all__ = ["doctor_lines"]
+
+
+def _line(ok: bool, name: str, text: str) -> str:
+    first, *rest = text.splitlines() or [""]
+    head = f"{'ok' if ok else '--'} {name:<16} {first}"
+    return "\n".join([head, *(" " * 20 + r.strip() for r in rest)])
+
+
+def doctor_lines() -> list[str]:
+    from .camera import CameraSource, camera_format, list_cameras
+    from .ndi import ndi_in_availability
+
+    lines = []
+    try:
+        import av
+
+        lines.append(_line(True, "video file", f"PyAV {av.__version__} (loops, seek)"))
+        ok = all(c in av.codecs_available for c in ("png", "mjpeg"))
+        lines.append(_line(ok, "still image", "PNG, JPEG" if ok else "this FFmpeg build lacks png/mjpeg decoders"))
+    except ImportError as exc:
+        lines.append(_line(False, "video file", f"PyAV missing: {exc}"))
+    cam = CameraSource().is_available()
+    cams = list_cameras()
+    detail = f"{camera_format()}: {', '.join(cams)}" if cams else f"{camera_format()} input"
+    lines.append(_line(bool(cam), "camera", detail if cam else cam.reason))
+    ndi = ndi_in_availability()
+    lines.append(_line(bool(ndi), "NDI in", "ndi-python runtime loaded" if ndi else ndi.reason))
+    return lines

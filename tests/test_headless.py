@@ -1,0 +1,79 @@
+"""The headless app end to end: a real process, real OSC over UDP loopback, a real recording."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import av
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def osc(addr, *args):
+    b = OscMessageBuilder(addr)
+    for a in args:
+        b.add_arg(a)
+    return b.build().dgram
+
+
+def query(sock, port, name, timeout=5.0):
+    sock.sendto(osc(f"/sfe/get/{name}"), ("127.0.0.1", port))
+    sock.settimeout(timeout)
+    end = time.time() + timeout
+    while time.time() < end:
+        data, _ = sock.recvfrom(65536)
+        msg = OscMessage(data)
+        if msg.address == f"/sfe/{name}":
+            return msg.params[0]
+    raise TimeoutError(name)
+
+
+def test_run_headless_osc_and_recording(tmp_path):
+    port = free_udp_port()
+    rec = tmp_path / "rec"
+    env = {**os.environ, "SFE_LIVE_CONFIG_DIR": str(tmp_path / "cfg"), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "ui.entry", "run", "--headless", "--model", "tiny-random",
+                             "--osc-port", str(port), "--record", str(rec), "--prompt", "a red ball"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    try:
+        deadline = time.time() + 120
+        block = None
+        while time.time() < deadline:
+            try:
+                block = query(sock, port, "block", timeout=1.0)
+                if block >= 1:
+                    break
+            except (TimeoutError, socket.timeout, ConnectionRefusedError):
+                time.sleep(0.5)
+        assert block is not None and block >= 1, "engine did not start"
+        sock.sendto(osc("/sfe/prompt", "a blue square"), ("127.0.0.1", port))
+        sock.sendto(osc("/sfe/purge", 2), ("127.0.0.1", port))
+        sock.sendto(osc("/sfe/memory", 0.6), ("127.0.0.1", port))
+        sock.sendto(b"\x00garbage\xff", ("127.0.0.1", port))             # malformed: ignored
+        time.sleep(3.0)
+        assert query(sock, port, "prompt") == "a blue square"
+        assert abs(query(sock, port, "memory") - 0.6) < 1e-6
+        time.sleep(2.0)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+        sock.close()
+    assert proc.returncode == 0, out
+    assert "stopped cleanly" in out
+    files = list(rec.glob("*.mp4"))
+    assert len(files) == 1
+    with av.open(str(files[0])) as c:
+        n = sum(1 for _ in c.decode(video=0))
+        assert c.streams.video[0].average_rate == 16
+    assert n > 16
