@@ -326,10 +326,10 @@ def default_specs() -> list[ActionSpec]:
         S("steps.set", "Denoising steps", CONTINUOUS, "int", 1, 4, default=4, state="steps",
           osc=_osc("steps"), command=lambda v, p: C.SetSteps(steps=steps_for(v)),
           description="Number of denoising steps (4 = 1000/750/500/250)."),
-        S("v2v.set", "Video-to-video", CONTINUOUS, "float", 0.0, 3.0, default=0.0, state="v2v",
+        S("v2v.set", "Video-to-video", CONTINUOUS, "float", 0.0, 1.0, default=0.0, state="v2v_strength",
           osc=_osc("v2v"), command=lambda v, p: C.SetV2V(strength=v),
           description="Video-to-video strength (0 = off)."),
-        S("driftguard.toggle", "Drift guard", TOGGLE, "bool", state="driftguard",
+        S("driftguard.toggle", "Drift guard", TOGGLE, "bool", state="drift_guard",
           osc=_osc("driftguard"), command=lambda v, p: C.SetDriftGuard(enabled=bool(v)),
           description="Turn the drift guard on or off."),
         # seed and stream

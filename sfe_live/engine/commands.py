@@ -118,7 +118,7 @@ class SetDriftGuard(Command):
 
 @dataclass(frozen=True)
 class SetV2V(Command):
-    """Video-to-video: strength 0 = off (pure text-to-video), 1..3 = enter at step 3-s ... 0."""
+    """Video-to-video strength 0..1: 0 = off (text-to-video); s enters the denoising at step round((1 - s) * n) (1 = from pure noise)."""
 
     coalesce: ClassVar[bool] = True
     strength: float = 0.0
