@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ class AppSettings:
     vcam: bool = False
     vcam_size: tuple[int, int] = (1280, 720)
     record: Optional[str] = None         # a folder or an .mp4 path
+    threads: Optional[int] = None        # torch CPU threads (default: cores - 1)
 
 
 class App:
@@ -72,6 +74,8 @@ class App:
         self._lock = threading.Lock()
         self.load_error = ""
         self.recording_path: Optional[Path] = None
+        self.blackout = False
+        self.frozen = False
 
     # -- loading ----------------------------------------------------------------------------
     def load(self, progress: Optional[Progress] = None) -> "App":
@@ -83,9 +87,13 @@ class App:
         spec = s.model or default_model_spec()
         say(0.05, f"loading model {spec}")
         self.bundle = load_model(spec, checkpoint=s.checkpoint, device=s.device)
-        if self.bundle.device.type == "cpu" and self.bundle.dit.num_parameters() > 200e6:
-            self.message(f"{self.bundle.name} on a CPU: expect many minutes per block; the real model "
-                         "needs an NVIDIA GPU (use --model demo to try the app)")
+        if self.bundle.device.type == "cpu":
+            import torch
+            # leave a core for the GUI, playout and sinks
+            torch.set_num_threads(s.threads or max(1, (os.cpu_count() or 2) - 1))
+            if self.bundle.dit.num_parameters() > 200e6:
+                self.message(f"{self.bundle.name} on a CPU: expect many minutes per block; the real model "
+                             "needs an NVIDIA GPU (use --model demo to try the app)", logging.WARNING)
         say(0.7, "building the engine")
         width = s.width or self.bundle.config.default_width
         height = s.height or self.bundle.config.default_height
@@ -104,7 +112,28 @@ class App:
         return self
 
     def _on_block(self, block: Block) -> None:
-        self.outputs.on_block(block.index, block.frames)
+        if self.frozen:
+            return                                  # the playout holds the last frame
+        frames = np.zeros_like(block.frames) if self.blackout else block.frames
+        self.outputs.on_block(block.index, frames)
+
+    def set_blackout(self, on: Any = None) -> None:
+        """Black on every output at once (queued frames dropped); off resumes with the next block."""
+        self.blackout = (not self.blackout) if on is None else bool(on)
+        if self.blackout and self.outputs is not None and self.engine is not None:
+            self.outputs.clear()
+            s = self.engine.stream
+            self.outputs.on_block(-1, np.zeros((1, s.height, s.width, 3), np.uint8))
+        if self.hub is not None:
+            self.hub.set_state("blackout", self.blackout)
+
+    def set_freeze(self, on: Any = None) -> None:
+        """Hold the current frame on every output (generation goes on underneath)."""
+        self.frozen = (not self.frozen) if on is None else bool(on)
+        if self.frozen and self.outputs is not None:
+            self.outputs.clear()
+        if self.hub is not None:
+            self.hub.set_state("freeze", self.frozen)
 
     def _wire_outputs(self) -> None:
         s = self.settings
@@ -132,6 +161,8 @@ class App:
         self.router = self.hub.router
         self.hub.register_handler("record.toggle", lambda v=None: self.toggle_recording())
         self.hub.register_handler("vcam.toggle", lambda v=None: self.toggle_sink("vcam"))
+        self.hub.register_handler("blackout", self.set_blackout)
+        self.hub.register_handler("freeze", self.set_freeze)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -221,8 +252,8 @@ class App:
             self.outputs.enable(name)
 
     # -- reading (any thread) ----------------------------------------------------------------------
-    def message(self, text: str) -> None:
-        log.info(text)
+    def message(self, text: str, level: int = logging.INFO) -> None:
+        log.log(level, text)
         with self._lock:
             self.messages.append(text)
             del self.messages[:-50]

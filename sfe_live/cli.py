@@ -385,7 +385,8 @@ def _settings(args: argparse.Namespace) -> Any:
                        steps=tuple(int(s) for s in args.steps.split(",")),
                        cues=getattr(args, "cues", None), osc_port=getattr(args, "osc_port", None),
                        midi_port=getattr(args, "midi", None), vcam=getattr(args, "vcam", False),
-                       record=getattr(args, "record", None), audio=getattr(args, "audio", False))
+                       record=getattr(args, "record", None), audio=getattr(args, "audio", False),
+                       threads=args.threads)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

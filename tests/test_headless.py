@@ -8,6 +8,7 @@ import sys
 import time
 
 import av
+import numpy as np
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
@@ -77,3 +78,25 @@ def test_run_headless_osc_and_recording(tmp_path):
         n = sum(1 for _ in c.decode(video=0))
         assert c.streams.video[0].average_rate == 16
     assert n > 16
+
+
+def test_blackout_and_freeze_handlers():
+    from sfe_live.app import App, AppSettings
+    app = App(AppSettings(model="tiny-random", osc=False, realtime=False)).load()
+    try:
+        app.start()
+        deadline = time.time() + 60
+        while app.latest_frame()[0] is None and time.time() < deadline:
+            time.sleep(0.05)
+        assert app.trigger("blackout", True)
+        time.sleep(0.3)
+        frame, _ = app.latest_frame()
+        assert frame is not None and frame.max() == 0
+        assert app.trigger("blackout", False)
+        assert app.trigger("freeze", True)
+        time.sleep(0.3)
+        held, seq = app.latest_frame()
+        time.sleep(0.6)
+        assert app.latest_frame()[1] == seq or np.array_equal(app.latest_frame()[0], held)
+    finally:
+        app.stop()

@@ -79,36 +79,41 @@ class EngineStatus:
 
 
 class CommandQueue:
-    """FIFO for discrete commands (never dropped) + latest-wins slots for continuous ones."""
+    """Commands in arrival order; discrete ones are never dropped, a continuous one replaces the
+    pending command of its type (latest wins) and takes its arrival position, so
+    ``SetReactivity(1)`` then ``Purge()`` applies in that order."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._fifo: collections.deque[C.Command] = collections.deque()
-        self._latest: dict[type, C.Command] = {}
+        self._items: collections.OrderedDict[int, C.Command] = collections.OrderedDict()
+        self._latest: dict[type, int] = {}        # continuous type -> key of its pending command
+        self._next = 0
         self.wakeup = threading.Event()
         self.submitted = 0
 
     def put(self, cmd: C.Command) -> None:
         with self._lock:
             if cmd.coalesce:
-                self._latest.pop(type(cmd), None)
-                self._latest[type(cmd)] = cmd
-            else:
-                self._fifo.append(cmd)
+                old = self._latest.pop(type(cmd), None)
+                if old is not None:
+                    self._items.pop(old, None)
+                self._latest[type(cmd)] = self._next
+            self._items[self._next] = cmd
+            self._next += 1
             self.submitted += 1
         self.wakeup.set()
 
     def drain(self) -> list[C.Command]:
         with self._lock:
-            out = list(self._fifo) + list(self._latest.values())
-            self._fifo.clear()
+            out = list(self._items.values())
+            self._items.clear()
             self._latest.clear()
             self.wakeup.clear()
         return out
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._fifo) + len(self._latest)
+            return len(self._items)
 
 
 class Runner:

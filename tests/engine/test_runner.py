@@ -24,6 +24,10 @@ def test_queue_fifo_and_coalesce():
     mem = [c for c in out if isinstance(c, C.SetMemory)]
     assert mem == [C.SetMemory(0.25)]                                        # latest wins
     assert len(q) == 0
+    q.put(C.SetReactivity(3))
+    q.put(C.SetReactivity(1))
+    q.put(C.Purge())
+    assert q.drain() == [C.SetReactivity(1), C.Purge()]                      # arrival order kept
 
 
 def test_queue_threads_never_drop():

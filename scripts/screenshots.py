@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Make the README screenshots of the desktop window under a private Xvfb.
+
+    python scripts/screenshots.py [--model demo|tiny-random] [--out docs/screenshots]
+
+Writes ``main.png`` (the window while generating, a cue list loaded and a cue fired),
+``locked.png`` (performance lock on, output window open, a warning in the banner) and
+``model_dialog.png``. Needs ``Xvfb`` (``apt-get install xvfb libxcb-icccm4 libxcb-keysyms1
+libxcb-cursor0``); with ``--no-xvfb`` it uses the current ``$DISPLAY``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+log = logging.getLogger("screenshots")
+
+
+def _pump(qapp, seconds: float, cond=None) -> bool:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        qapp.processEvents()
+        if cond is not None and cond():
+            return True
+        time.sleep(0.005)
+    return cond() if cond is not None else True
+
+
+def shoot(model: str, out: Path) -> int:
+    os.environ.setdefault("SFE_LIVE_CONFIG_DIR", tempfile.mkdtemp(prefix="sfe-live-shots-"))
+    from PySide6.QtWidgets import QApplication
+
+    from sfe_live.app import AppSettings
+    from sfe_live.model.bundle import default_model_spec
+    from ui.main_window import MainWindow
+    from ui.model_dialog import ModelDialog
+    from ui.settings import SettingsStore, UiSettings
+    from ui.theme import apply_dark_theme
+
+    qapp = QApplication.instance() or QApplication([sys.argv[0]])
+    apply_dark_theme(qapp)  # type: ignore[arg-type]
+    out.mkdir(parents=True, exist_ok=True)
+    ui = UiSettings(prompt_history=["slow drifting magenta and cyan smoke in a dark room",
+                                    "a ginger cat walking down a rainy city street at night"])
+    model = model or default_model_spec()
+    w = MainWindow(AppSettings(model=model, osc=False), SettingsStore(), ui)
+    w.resize(1440, 900)
+    w.move(0, 0)
+    w.show()
+    if not _pump(qapp, 90, lambda: w.app is not None):
+        log.error("the model did not load")
+        return 1
+    w.cue_panel.load_file(REPO / "presets" / "neon_club_set.toml")
+    _pump(qapp, 60, lambda: w.preview.frames_shown >= 8)
+    w.cue_panel.table.selectRow(1)
+    w.cue_panel.go()
+    w.controls.set_strength(2)
+    w.controller.trigger("driftguard.toggle", True)
+    w.prompt_bar.edit.setText("pulsing neon tunnel, magenta and cyan rings")
+    _pump(qapp, 6)
+    w.grab().save(str(out / "main.png"))
+    log.info("wrote %s", out / "main.png")
+
+    w.confirm = lambda title, text: True
+    w.open_output()
+    w.raise_()
+    w.set_locked(True)
+    logging.getLogger("sfe_live.outputs").warning("virtual camera: no v4l2loopback device found (output skipped)")
+    _pump(qapp, 2)
+    w.grab().save(str(out / "locked.png"))
+    log.info("wrote %s", out / "locked.png")
+    w.set_locked(False)
+
+    dlg = ModelDialog("/models/Self-Forcing-1.3B", "", w, has_cuda=False)
+    dlg.folder_radio.setChecked(True)
+    dlg.show()
+    _pump(qapp, 1)
+    dlg.grab().save(str(out / "model_dialog.png"))
+    log.info("wrote %s", out / "model_dialog.png")
+    dlg.close()
+    w.shutdown()
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default="", help="model to show (default: the built-in default)")
+    ap.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
+    ap.add_argument("--no-xvfb", action="store_true", help="use the current $DISPLAY")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.child or args.no_xvfb:
+        return shoot(args.model, args.out)
+    from ui.xvfb import xvfb
+    with xvfb(1920, 1080) as display:   # the child disconnects from X before the server stops
+        env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb")
+        cmd = [sys.executable, __file__, "--child", "--model", args.model, "--out", str(args.out)]
+        return subprocess.run(cmd, env=env).returncode
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

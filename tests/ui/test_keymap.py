@@ -1,0 +1,70 @@
+"""QKeyEvent -> the controls' key names, and hotkeys vs typing in the window."""
+
+import pytest
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QKeyEvent
+
+from sfe_live.controls.keys import default_key_bindings, normalize_key
+from ui.keymap import key_name, key_name_from
+
+M = Qt.KeyboardModifier
+
+
+@pytest.mark.parametrize("key,mods,name", [
+    (Qt.Key.Key_P, M.NoModifier, "P"),
+    (Qt.Key.Key_P, M.ShiftModifier, "Shift+P"),
+    (Qt.Key.Key_1, M.ControlModifier, "Ctrl+1"),
+    (Qt.Key.Key_Space, M.NoModifier, "Space"),
+    (Qt.Key.Key_F11, M.NoModifier, "F11"),
+    (Qt.Key.Key_BracketRight, M.NoModifier, "BracketRight"),
+    (Qt.Key.Key_Backtab, M.ShiftModifier, "Shift+Tab"),
+    (Qt.Key.Key_R, M.ControlModifier | M.ShiftModifier, "Ctrl+Shift+R"),
+    (Qt.Key.Key_V, M.ShiftModifier | M.ControlModifier, "Ctrl+Shift+V"),
+    (Qt.Key.Key_Exclam, M.ShiftModifier, "Shift+1"),
+    (Qt.Key.Key_Left, M.KeypadModifier, "Left"),
+])
+def test_key_names(key, mods, name) -> None:  # type: ignore[no-untyped-def]
+    assert key_name_from(int(key.value), mods) == name
+    assert normalize_key(name) == name   # already canonical for the core
+
+
+def test_modifier_alone_is_no_key() -> None:
+    assert key_name_from(int(Qt.Key.Key_Shift.value), M.ShiftModifier) is None
+    assert key_name(QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Control, M.ControlModifier)) is None
+
+
+def test_every_default_binding_is_reachable() -> None:
+    """Each shipped key binding's name can be produced by some QKeyEvent."""
+    for b in default_key_bindings():
+        *mods, key = b.key.split("+")
+        qkey = getattr(Qt.Key, f"Key_{key}")
+        m = M.NoModifier
+        for mod in mods:
+            m |= {"Ctrl": M.ControlModifier, "Alt": M.AltModifier, "Shift": M.ShiftModifier,
+                  "Meta": M.MetaModifier}[mod]
+        assert key_name_from(int(qkey.value), m) == b.key
+
+
+def test_hotkey_vs_typing(window, sent, qtbot) -> None:  # type: ignore[no-untyped-def]
+    from sfe_live.engine import commands as C
+    window.preview.setFocus()
+    qtbot.keyClick(window.preview, Qt.Key.Key_P)                 # P = purge at the reactivity
+    assert [type(c) for c in sent] == [C.Purge]
+    window.prompt_bar.edit.setFocus()
+    qtbot.keyClicks(window.prompt_bar.edit, "pn ")              # typing is not a hotkey
+    assert window.prompt_bar.edit.text() == "pn "
+    assert [type(c) for c in sent] == [C.Purge]
+
+
+def test_custom_key_binding_persists(window, sent, qtbot) -> None:  # type: ignore[no-untyped-def]
+    from sfe_live.engine import commands as C
+    w = window
+    w.controller.keymap.bind("G", "seed.new")
+    w.preview.setFocus()
+    qtbot.keyClick(w.preview, Qt.Key.Key_G)
+    assert sent == [C.NewSeed()]
+    w.save_settings()                                   # changed bindings go to the hub's bindings.toml
+    path = w.app.hub.settings.bindings_path
+    assert path.exists() and "seed.new" in path.read_text()
+    w.controller.keymap.unbind("G")
+    path.unlink()

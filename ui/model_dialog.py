@@ -1,0 +1,151 @@
+"""Choose the model: the built-in demo, tiny-random, or a Wan2.1 folder (+ a Self-Forcing checkpoint).
+
+The dialog only chooses; loading happens in the background afterwards (a progress bar in the
+main window). It says plainly when a real model is picked on a machine without a CUDA GPU:
+the 1.3B model needs many minutes per block on a CPU.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtWidgets import (QButtonGroup, QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
+                               QPushButton, QRadioButton, QVBoxLayout, QWidget)
+
+from . import theme
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    spec: str                         # "demo" | "tiny-random" | a folder
+    checkpoint: Optional[str] = None
+
+
+def cuda_available() -> bool:
+    try:
+        import torch
+        return bool(torch.cuda.is_available())
+    except Exception:
+        return False
+
+
+def demo_available() -> bool:
+    try:
+        from sfe_live.model.bundle import DEMO_DIR
+        return (DEMO_DIR / "model.json").exists()
+    except Exception:
+        return False
+
+
+class ModelDialog(QDialog):
+    def __init__(self, current: str = "", checkpoint: str = "", parent: Optional[QWidget] = None,
+                 has_cuda: Optional[bool] = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Choose model — sfe-live")
+        self.setMinimumWidth(560)
+        self.has_cuda = cuda_available() if has_cuda is None else has_cuda
+        lay = QVBoxLayout(self)
+        lay.setSpacing(8)
+        head = QLabel("MODEL")
+        head.setProperty("role", "heading")
+        lay.addWidget(head)
+        self.group = QButtonGroup(self)
+        self.demo = QRadioButton("Built-in demo model (small, trained; runs on a CPU)")
+        self.tiny = QRadioButton("tiny-random (seeded random weights: noise-like pictures, for testing)")
+        self.folder_radio = QRadioButton("Wan2.1 model folder (real Self-Forcing model; needs an NVIDIA GPU)")
+        for i, b in enumerate((self.demo, self.tiny, self.folder_radio)):
+            self.group.addButton(b, i)
+            lay.addWidget(b)
+        if not demo_available():
+            self.demo.setEnabled(False)
+            self.demo.setText(self.demo.text() + " — not installed")
+
+        self.folder = QLineEdit()
+        self.folder.setPlaceholderText("folder with config.json + diffusion_pytorch_model.safetensors, or a "
+                                       "diffusers folder")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse_folder)
+        row = QHBoxLayout()
+        row.addSpacing(24)
+        row.addWidget(self.folder, 1)
+        row.addWidget(browse)
+        lay.addLayout(row)
+        self.checkpoint = QLineEdit(checkpoint)
+        self.checkpoint.setPlaceholderText("optional Self-Forcing checkpoint (.pt / .safetensors)")
+        browse2 = QPushButton("Browse…")
+        browse2.clicked.connect(self._browse_checkpoint)
+        row2 = QHBoxLayout()
+        row2.addSpacing(24)
+        row2.addWidget(self.checkpoint, 1)
+        row2.addWidget(browse2)
+        lay.addLayout(row2)
+        self.folder_widgets = (self.folder, browse, self.checkpoint, browse2)
+
+        self.warning = QLabel("")
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet(f"color: {theme.WARN};")
+        lay.addWidget(self.warning)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Load")
+        self.buttons.accepted.connect(self._accept)
+        self.buttons.rejected.connect(self.reject)
+        lay.addWidget(self.buttons)
+
+        if current in ("", "demo") and self.demo.isEnabled():
+            self.demo.setChecked(True)
+        elif current in ("", "tiny-random", "demo"):
+            self.tiny.setChecked(True)
+        else:
+            self.folder_radio.setChecked(True)
+            self.folder.setText(current)
+        self.group.idToggled.connect(lambda *_: self._update())
+        self.folder.textChanged.connect(lambda *_: self._update())
+        self._update()
+
+    def _browse_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Wan2.1 model folder", self.folder.text() or str(Path.home()))
+        if path:
+            self.folder.setText(path)
+            self.folder_radio.setChecked(True)
+
+    def _browse_checkpoint(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Self-Forcing checkpoint", "",
+                                              "Checkpoints (*.pt *.pth *.safetensors);;All files (*)")
+        if path:
+            self.checkpoint.setText(path)
+
+    def _update(self) -> None:
+        is_folder = self.folder_radio.isChecked()
+        for w in self.folder_widgets:
+            w.setEnabled(is_folder)
+        msgs = []
+        if is_folder and not self.has_cuda:
+            msgs.append("No CUDA GPU found: a real Wan2.1 model on this CPU takes many minutes per block "
+                        "(the 1.3B model needs an NVIDIA GPU with ≥ 24 GB). Use the demo model to try the app.")
+        if is_folder and self.folder.text().strip():
+            try:
+                from sfe_live.model.bundle import check_model_folder
+                problems = [line for line in check_model_folder(self.folder.text().strip())
+                            if "MISSING" in line or "not" in line or "expected" in line]
+                msgs += problems
+            except Exception as exc:
+                msgs.append(str(exc))
+        self.warning.setText("\n".join(msgs))
+
+    def choice(self) -> ModelChoice:
+        if self.demo.isChecked():
+            return ModelChoice("demo")
+        if self.tiny.isChecked():
+            return ModelChoice("tiny-random")
+        return ModelChoice(self.folder.text().strip(), self.checkpoint.text().strip() or None)
+
+    def _accept(self) -> None:
+        if self.folder_radio.isChecked() and not self.folder.text().strip():
+            self.warning.setText("Choose a model folder first.")
+            return
+        self.accept()
