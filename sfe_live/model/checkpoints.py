@@ -31,67 +31,65 @@ log = logging.getLogger(__name__)
 
 WAN_DIT_FILES = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.safetensors.index.json")
 
-# diffusers WanTransformer3DModel -> Wan original, applied in order as regex substitutions.
-DIFFUSERS_TO_WAN: list[tuple[str, str]] = [
-    (r"^condition_embedder\.time_embedder\.linear_1\.", "time_embedding.0."),
-    (r"^condition_embedder\.time_embedder\.linear_2\.", "time_embedding.2."),
-    (r"^condition_embedder\.text_embedder\.linear_1\.", "text_embedding.0."),
-    (r"^condition_embedder\.text_embedder\.linear_2\.", "text_embedding.2."),
-    (r"^condition_embedder\.time_proj\.", "time_projection.1."),
-    (r"^scale_shift_table$", "head.modulation"),
-    (r"^proj_out\.", "head.head."),
-    (r"^blocks\.(\d+)\.scale_shift_table$", r"blocks.\1.modulation"),
-    (r"^blocks\.(\d+)\.ffn\.net\.0\.proj\.", r"blocks.\1.ffn.0."),
-    (r"^blocks\.(\d+)\.ffn\.net\.2\.", r"blocks.\1.ffn.2."),
-    (r"^blocks\.(\d+)\.norm2\.", r"blocks.\1.norm3."),            # diffusers norm2 = Wan's affine norm3
-    (r"^blocks\.(\d+)\.attn1\.to_out\.0\.", r"blocks.\1.self_attn.o."),
-    (r"^blocks\.(\d+)\.attn1\.to_([qkv])\.", r"blocks.\1.self_attn.\2."),
-    (r"^blocks\.(\d+)\.attn1\.norm_([qk])\.", r"blocks.\1.self_attn.norm_\2."),
-    (r"^blocks\.(\d+)\.attn2\.to_out\.0\.", r"blocks.\1.cross_attn.o."),
-    (r"^blocks\.(\d+)\.attn2\.to_([qkv])\.", r"blocks.\1.cross_attn.\2."),
-    (r"^blocks\.(\d+)\.attn2\.norm_([qk])\.", r"blocks.\1.cross_attn.norm_\2."),
+# The one rename table between Wan's keys and diffusers' WanTransformer3DModel keys, read in
+# both directions. "{i}" is a block index, "{qkv}" one of q/k/v; rules match key prefixes
+# ("$" marks a whole key). Wan's norm3 (the affine norm before cross-attention) is diffusers' norm2.
+WAN_DIFFUSERS_KEYS: list[tuple[str, str]] = [
+    ("time_embedding.0.", "condition_embedder.time_embedder.linear_1."),
+    ("time_embedding.2.", "condition_embedder.time_embedder.linear_2."),
+    ("text_embedding.0.", "condition_embedder.text_embedder.linear_1."),
+    ("text_embedding.2.", "condition_embedder.text_embedder.linear_2."),
+    ("time_projection.1.", "condition_embedder.time_proj."),
+    ("head.modulation$", "scale_shift_table$"),
+    ("head.head.", "proj_out."),
+    ("blocks.{i}.modulation$", "blocks.{i}.scale_shift_table$"),
+    ("blocks.{i}.ffn.0.", "blocks.{i}.ffn.net.0.proj."),
+    ("blocks.{i}.ffn.2.", "blocks.{i}.ffn.net.2."),
+    ("blocks.{i}.norm3.", "blocks.{i}.norm2."),
+    ("blocks.{i}.self_attn.o.", "blocks.{i}.attn1.to_out.0."),
+    ("blocks.{i}.self_attn.{qkv}.", "blocks.{i}.attn1.to_{qkv}."),
+    ("blocks.{i}.self_attn.norm_{qk}.", "blocks.{i}.attn1.norm_{qk}."),
+    ("blocks.{i}.cross_attn.o.", "blocks.{i}.attn2.to_out.0."),
+    ("blocks.{i}.cross_attn.{qkv}.", "blocks.{i}.attn2.to_{qkv}."),
+    ("blocks.{i}.cross_attn.norm_{qk}.", "blocks.{i}.attn2.norm_{qk}."),
 ]
-_COMPILED = [(re.compile(a), b) for a, b in DIFFUSERS_TO_WAN]
+_SLOTS = {"{i}": r"(?P<i>\d+)", "{qkv}": r"(?P<qkv>[qkv])", "{qk}": r"(?P<qk>[qk])"}
 
 
-def diffusers_to_wan(sd: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    out = {}
-    for key, value in sd.items():
-        for pat, rep in _COMPILED:
-            new = pat.sub(rep, key)
-            if new != key:
-                key = new
-                break
-        out[key] = value
+def _compile(template: str) -> re.Pattern[str]:
+    exact = template.endswith("$")
+    pattern = re.escape(template.rstrip("$"))
+    for slot, group in _SLOTS.items():
+        pattern = pattern.replace(re.escape(slot), group)
+    return re.compile("^" + pattern + ("$" if exact else ""))
+
+
+def _fill(template: str, match: re.Match[str]) -> str:
+    out = template.rstrip("$")
+    for name, value in match.groupdict().items():
+        out = out.replace("{" + name + "}", value)
     return out
 
 
-def wan_to_diffusers_key(key: str) -> str:
-    """Inverse of the table (used to write diffusers-layout files in tests and tools)."""
-    inverse = [
-        (r"^time_embedding\.0\.", "condition_embedder.time_embedder.linear_1."),
-        (r"^time_embedding\.2\.", "condition_embedder.time_embedder.linear_2."),
-        (r"^text_embedding\.0\.", "condition_embedder.text_embedder.linear_1."),
-        (r"^text_embedding\.2\.", "condition_embedder.text_embedder.linear_2."),
-        (r"^time_projection\.1\.", "condition_embedder.time_proj."),
-        (r"^head\.modulation$", "scale_shift_table"),
-        (r"^head\.head\.", "proj_out."),
-        (r"^blocks\.(\d+)\.modulation$", r"blocks.\1.scale_shift_table"),
-        (r"^blocks\.(\d+)\.ffn\.0\.", r"blocks.\1.ffn.net.0.proj."),
-        (r"^blocks\.(\d+)\.ffn\.2\.", r"blocks.\1.ffn.net.2."),
-        (r"^blocks\.(\d+)\.norm3\.", r"blocks.\1.norm2."),
-        (r"^blocks\.(\d+)\.self_attn\.o\.", r"blocks.\1.attn1.to_out.0."),
-        (r"^blocks\.(\d+)\.self_attn\.([qkv])\.", r"blocks.\1.attn1.to_\2."),
-        (r"^blocks\.(\d+)\.self_attn\.norm_([qk])\.", r"blocks.\1.attn1.norm_\2."),
-        (r"^blocks\.(\d+)\.cross_attn\.o\.", r"blocks.\1.attn2.to_out.0."),
-        (r"^blocks\.(\d+)\.cross_attn\.([qkv])\.", r"blocks.\1.attn2.to_\2."),
-        (r"^blocks\.(\d+)\.cross_attn\.norm_([qk])\.", r"blocks.\1.attn2.norm_\2."),
-    ]
-    for pat, rep in inverse:
-        new = re.sub(pat, rep, key)
-        if new != key:
-            return new
+_TO_WAN = [(_compile(d), w) for w, d in WAN_DIFFUSERS_KEYS]
+_TO_DIFFUSERS = [(_compile(w), d) for w, d in WAN_DIFFUSERS_KEYS]
+
+
+def _rename(key: str, rules: list[tuple[re.Pattern[str], str]]) -> str:
+    for pat, template in rules:
+        m = pat.match(key)
+        if m:
+            return _fill(template, m) + key[m.end():]
     return key
+
+
+def diffusers_to_wan(sd: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {_rename(k, _TO_WAN): v for k, v in sd.items()}
+
+
+def wan_to_diffusers_key(key: str) -> str:
+    """The same table read the other way (writes diffusers-layout files in tests and tools)."""
+    return _rename(key, _TO_DIFFUSERS)
 
 
 def infer_dit_config(sd: Mapping[str, torch.Tensor], source: str | Path) -> DiTConfig:
