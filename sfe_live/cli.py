@@ -261,8 +261,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     decode = not args.no_decode
     if not decode:
         engine.pipeline.vae = _NoDecode(bundle.vae)
+    outputs, sink_dir = _bench_sinks(args.sinks, engine.stream.fps) if args.sinks else (None, None)
     for i in range(blocks):
         b = engine.next_block()
+        if outputs is not None:
+            outputs.on_block(b.index, b.frames)
         if first_frame_s is None:
             first_frame_s = time.perf_counter() - t_start
         frames += b.frames.shape[0]
@@ -271,6 +274,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         progress.update(i + 1, frames)
     progress.close()
     wall = time.perf_counter() - t_start
+    sinks_status = None
+    if outputs is not None:
+        st = outputs.status()
+        sinks_status = {x.name: {"state": x.state.value, "sent": x.sent, "dropped": x.dropped,
+                                 "send_ms": round(x.send_ms, 2), "error": x.error} for x in st.sinks}
+        outputs.stop()
+        import shutil
+        shutil.rmtree(sink_dir, ignore_errors=True)
     n = len(rows)
     dec = max(1, n // 10)
 
@@ -302,11 +313,38 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "rss_growth_after_block_100_pct": round(100 * (rss[-1] - rss[after]) / rss[after], 3),
         "flops_per_block": flops, "gflops_per_block": round(flops / 1e9, 3),
     }
+    if sinks_status is not None:
+        out["block_s_median"] = round(statistics.median(r["block_s"] for r in rows[1:] or rows), 5)
+        out["sinks"] = sinks_status
     if args.plot:
         _plot(args.plot, rows, rss)
         out["plot"] = args.plot
     print(json.dumps(out, indent=None if args.json else 2))
     return 0
+
+
+def _bench_sinks(names: str, fps: int) -> tuple[Any, Any]:
+    """An OutputManager with the named sinks (record, png, ndi, vcam) fed by the bench loop."""
+    import tempfile
+    from sfe_live.outputs import OutputManager
+    from sfe_live.outputs.recorder import Recorder
+    folder = Path(tempfile.mkdtemp(prefix="sfe-bench-sinks-"))
+    om = OutputManager(fps=fps)
+    for name in [n.strip() for n in names.split(",") if n.strip()]:
+        if name == "record":
+            sink: Any = Recorder(folder, stem="bench")
+        elif name == "png":
+            sink = Recorder(folder, stem="bench-png", fmt="png", name="png")
+        elif name == "ndi":
+            from sfe_live.outputs.ndi import NDISink
+            sink = NDISink("sfe-live-bench")
+        elif name == "vcam":
+            from sfe_live.outputs.virtualcam import VirtualCamSink
+            sink = VirtualCamSink()
+        else:
+            raise UserError(f"--sinks: unknown sink {name!r} (record, png, ndi, vcam)")
+        om.add_sink(sink, name=name, enabled=True)
+    return om.start(), folder
 
 
 class _NoDecode:
@@ -459,6 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true", help="one-line JSON")
     b.add_argument("--plot", help="PNG of block time and RSS over the run")
     b.add_argument("--no-decode", action="store_true", help="time the DiT alone")
+    b.add_argument("--sinks", help="feed outputs while measuring: comma list of record, png, ndi, vcam")
     b.set_defaults(func=cmd_bench)
 
     d = sub.add_parser("doctor", help="what works on this machine")
