@@ -305,6 +305,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "block_s_first_decile_median": round(med("block_s", first_dec), 5),
         "block_s_last_decile_median": round(med("block_s", last_dec), 5),
         "block_s_last_over_first": round(med("block_s", last_dec) / med("block_s", first_dec), 4),
+        # CPU time of the engine thread: immune to other processes sharing the machine
+        "block_cpu_s_first_decile_median": round(med("block_cpu_s", first_dec), 5),
+        "block_cpu_s_last_decile_median": round(med("block_cpu_s", last_dec), 5),
+        "block_cpu_s_last_over_first": round(med("block_cpu_s", last_dec) / med("block_cpu_s", first_dec), 4),
         "dit_s_median": round(statistics.median(r["dit_s"] for r in rows[1:] or rows), 5),
         "decode_s_median": round(statistics.median(r["decode_s"] for r in rows[1:] or rows), 5),
         "fps": round(frames / wall, 2), "frames": frames, "wall_s": round(wall, 2),

@@ -146,7 +146,7 @@ class StreamPipeline:
     # -- one block -----------------------------------------------------------------------
     @torch.no_grad()
     def step(self, state: SessionState, params: LiveParams, source: Optional[FrameSource] = None) -> Block:
-        t_start = time.perf_counter()
+        t_start, cpu_start = time.perf_counter(), time.thread_time()
         nf = self.stream.frames_per_block
         kv = state.kv
         steps = warp_steps(params.steps, self.stream.shift, self.stream.num_train_timesteps)
@@ -230,7 +230,7 @@ class StreamPipeline:
         block = Block(index=state.block_index, frames=frames, latents=x0, positions=positions.tolist(),
                       purge_step=purge_step, recached=recached, v2v_step=v2v_step, prompt=cond.prompt,
                       timings={"dit_s": t_decode - t_dit, "decode_s": t_end - t_decode,
-                               "block_s": t_end - t_start})
+                               "block_s": t_end - t_start, "block_cpu_s": time.thread_time() - cpu_start})
         self._drift(state, params, block)
         state.block_index += 1
         state.latent_frame += nf
