@@ -317,6 +317,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "rss_growth_after_block_100_pct": round(100 * (rss[-1] - rss[after]) / rss[after], 3),
         "flops_per_block": flops, "gflops_per_block": round(flops / 1e9, 3),
     }
+    if n <= 100:
+        out["block_s_each"] = [round(r["block_s"], 4) for r in rows]
     if sinks_status is not None:
         out["block_s_median"] = round(statistics.median(r["block_s"] for r in rows[1:] or rows), 5)
         out["sinks"] = sinks_status
