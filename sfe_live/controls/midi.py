@@ -283,7 +283,8 @@ class MidiService:
             self.backend_name = backend_label(self._backend)
             self._lister = _PortLister(self._backend)
         if self.error:
-            log.warning("%s", self.error)
+            # a machine without a MIDI system is normal, not an alarm: status shows "MIDI off"
+            log.info("MIDI off: no MIDI system available (%s)", self.error)
         else:
             self.rescan()
         self._stop.clear()
