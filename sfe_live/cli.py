@@ -228,20 +228,16 @@ class _Mp4Writer:
 
 
 def _write_pngs(folder: Path, frames: Any, start: int) -> None:
+    """PNG files frame-NNNNNN.png (PyAV's encoder; each written atomically)."""
     import av
-    for i, f in enumerate(frames):
-        av.VideoFrame.from_ndarray(f, format="rgb24").to_image().save(folder / f"frame-{start + i:06d}.png") \
-            if False else _png(folder / f"frame-{start + i:06d}.png", f)
-
-
-def _png(path: Path, frame: Any) -> None:
-    import av
-    cc = av.CodecContext.create("png", "w")
-    cc.width, cc.height, cc.pix_fmt = frame.shape[1], frame.shape[0], "rgb24"
-    data = b"".join(bytes(p) for p in cc.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    for i, frame in enumerate(frames):
+        cc = av.CodecContext.create("png", "w")
+        cc.width, cc.height, cc.pix_fmt = frame.shape[1], frame.shape[0], "rgb24"
+        data = b"".join(bytes(p) for p in cc.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        path = folder / f"frame-{start + i:06d}.png"
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
 
 
 # -- bench ------------------------------------------------------------------------------------------
