@@ -173,7 +173,8 @@ class StreamPipeline:
 
         # window: evict, re-anchor, optional re-cache
         kv.make_room(nf)
-        for fid in [f for f in state.frame_latents if f not in set(kv.frame_ids)]:
+        cached = set(kv.frame_ids)
+        for fid in [f for f in state.frame_latents if f not in cached]:
             del state.frame_latents[fid]
         if self.stream.position_policy == "window":
             kv.reanchor(self.dit.rope_tables(self.device), self.stream.position_horizon, nf,
