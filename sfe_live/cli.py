@@ -366,16 +366,32 @@ class _NoDecode:
 
 
 def _plot(path: str, rows: list[dict[str, float]], rss: list[int]) -> None:
+    """Block time (wall and engine-thread CPU, rolling median of 50) and RSS over the run."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy as np
+
+    def rolling_median(values: list[float], k: int = 50) -> np.ndarray:
+        a = np.asarray(values, dtype=float)
+        if len(a) <= k:
+            return a
+        win = np.lib.stride_tricks.sliding_window_view(a, k)
+        return np.concatenate([np.full(k - 1, np.nan), np.median(win, axis=1)])
+
     fig, ax = plt.subplots(figsize=(9, 4))
-    ax.plot([1000 * r["block_s"] for r in rows], lw=0.6, label="block ms")
+    ax.plot(rolling_median([1000 * r["block_s"] for r in rows]), lw=0.8, label="block wall ms (median of 50)")
+    ax.plot(rolling_median([1000 * r.get("block_cpu_s", 0.0) for r in rows]), lw=0.8,
+            label="block CPU ms (engine thread)")
     ax.set_xlabel("block")
-    ax.set_ylabel("block time (ms)")
+    ax.set_ylabel("ms per block")
+    ax.set_ylim(bottom=0)
     ax2 = ax.twinx()
-    ax2.plot([x / 2 ** 20 for x in rss], color="tab:red", lw=1, label="RSS MB")
+    ax2.plot([x / 2 ** 20 for x in rss], color="tab:red", lw=0.8, label="RSS MB")
     ax2.set_ylabel("RSS (MB)")
+    lo, hi = min(rss) / 2 ** 20, max(rss) / 2 ** 20
+    ax2.set_ylim(lo * 0.9, hi * 1.1)
+    fig.legend(loc="upper center", ncol=3, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
