@@ -92,7 +92,11 @@ def _load_demo(device: torch.device, dtype: torch.dtype, folder: Optional[Path] 
     text_cfg = TextConfig(**meta["text"])
     dit = load_dit(folder / meta.get("dit_file", "dit.safetensors"), device=device, dtype=dtype, config=dit_cfg)
     if meta["vae"].get("kind") == "pixel":
-        codec = PixelCodec(PixelCodecConfig.from_dict(meta["vae"])).to(device=device, dtype=dtype)
+        codec = PixelCodec(PixelCodecConfig.from_dict(meta["vae"]))
+        if codec.config.project_rank > 0:
+            from safetensors.torch import load_file
+            codec.load_state_dict(load_file(str(folder / meta.get("vae_file", "codec.safetensors"))))
+        codec = codec.to(device=device, dtype=dtype)
         vae_cfg: Any = codec.config
         vae: Any = codec
     else:

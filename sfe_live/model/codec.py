@@ -30,6 +30,9 @@ class PixelCodecConfig:
     factor: int = 4
     mean: float = -0.5           # latent = (pixel in [-1, 1] - mean) / std
     std: float = 0.5
+    project_rank: int = 0        # > 0: decoding projects each latent cell onto this many principal
+                                 # components of the world's cells (removes most of the residual
+                                 # noise a 4-step sampler leaves); the basis is the codec's only weight
 
     @property
     def z_dim(self) -> int:
@@ -75,6 +78,29 @@ class PixelCodec(nn.Module):
         super().__init__()
         self.config = config
         self.register_buffer("_ref", torch.zeros(()), persistent=False)
+        r = max(0, int(config.project_rank))
+        self.register_buffer("basis_mean", torch.zeros(config.z_dim))
+        self.register_buffer("basis", torch.zeros(config.z_dim, r))
+
+    def project(self, latents: Tensor) -> Tensor:
+        """Keep each cell's component in the principal subspace (identity when rank is 0)."""
+        if self.basis.shape[1] == 0:
+            return latents
+        b = self.basis.to(latents.dtype)
+        m = self.basis_mean.to(latents.dtype)[:, None, None]
+        x = latents - m
+        coef = torch.einsum("btchw,ck->btkhw", x, b)
+        return torch.einsum("btkhw,ck->btchw", coef, b) + m
+
+    def fit_basis(self, latents: Tensor) -> float:
+        """Fit the projection from clean latents ``[N, C, h, w]``; returns the explained variance."""
+        v = latents.permute(0, 2, 3, 1).reshape(-1, self.config.z_dim).double()
+        mu = v.mean(0)
+        _, s, vh = torch.linalg.svd(v - mu, full_matrices=False)
+        r = self.basis.shape[1]
+        self.basis_mean.copy_(mu.float())
+        self.basis.copy_(vh[:r].T.float())
+        return float((s[:r] ** 2).sum() / (s ** 2).sum())
 
     @property
     def dtype(self) -> torch.dtype:
@@ -114,7 +140,7 @@ class PixelCodec(nn.Module):
     @torch.no_grad()
     def decode_to_frames(self, latents: Tensor, state: CodecState) -> tuple[Tensor, CodecState]:
         """``[B, T, C, h, w]`` latents -> ``uint8 [B, T, H, W, 3]``."""
-        px = self.latents_to_pixels(latents.float())
+        px = self.latents_to_pixels(self.project(latents.float()))
         y = px.clamp(-1.0, 1.0).mul(127.5).add(127.5).round().to(torch.uint8)
         state.latent_frames += latents.shape[1]
         state.pixel_frames += latents.shape[1]
@@ -134,7 +160,7 @@ class PixelCodec(nn.Module):
     # VAE-layout streaming calls ([B, C, T, h, w] latents, [B, 3, T, H, W] pixels in [-1, 1])
     @torch.no_grad()
     def decode_stream(self, z: Tensor, state: CodecState, frames_per_call: int = 1) -> tuple[Tensor, CodecState]:
-        px = self.latents_to_pixels(z.transpose(1, 2)).transpose(1, 2)
+        px = self.latents_to_pixels(self.project(z.transpose(1, 2))).transpose(1, 2)
         state.latent_frames += z.shape[2]
         state.pixel_frames += z.shape[2]
         return px, state

@@ -1,0 +1,476 @@
+"""Train the built-in demo model: ``python -m sfe_live.demo.train``.
+
+Two stages, both on the procedural world of ``sfe_live.demo.world``:
+
+1. **teacher forcing** -- a clip of ``blocks`` blocks is laid out twice in one sequence: the
+   clean frames (timestep 0, as the engine's context pass writes them) and a noisy copy
+   (one timestep per block). A block-causal mask lets noisy block i see the clean blocks
+   before it and itself, and clean block i the clean blocks up to i -- exactly what the
+   streaming loop's KV cache shows the model. Flow-matching loss on the noisy copy.
+2. **self forcing** -- the model rolls a clip out with the engine's own 4-step sampler and
+   KV cache (no gradient): block 0 is real, the next blocks are the model's, and the target
+   block's noisy input is taken from the model's own sampler trajectory. The loss asks for
+   the real next block from that context (context noise added; sometimes the prompt's colour
+   switches at the target block, so the model learns to obey a new prompt against its
+   cache). Teacher-forcing batches stay mixed in.
+
+Timesteps are mostly the engine's warped steps (1000, 750, 500, 250 at shift 5). Seeded;
+progress goes to the log; the weights are saved atomically to ``--out`` every few minutes,
+and ``--resume`` continues from the weights shipped there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import logging
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from sfe_live.config import DiTConfig, TextConfig
+from sfe_live.demo import world as W
+from sfe_live.engine.schedule import flow_to_x0, make_schedule, renoise, warp_steps
+from sfe_live.model.attention import attention
+from sfe_live.model.cache import CrossKV, KVCache
+from sfe_live.model.codec import PixelCodec, PixelCodecConfig
+from sfe_live.model.dit import CausalWanDiT
+from sfe_live.model.rope import apply_rope, token_cos_sin
+
+log = logging.getLogger("sfe_live.demo.train")
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_OUT = REPO / "assets" / "demo"
+FRAMES_PER_BLOCK = 3
+CONTEXT_BLOCKS = 6            # the engine's default window: 21 frames = 6 context blocks + 1
+STEPS = (1000, 750, 500, 250)
+TEXT_LEN = 20
+
+
+def dit_config() -> DiTConfig:
+    return DiTConfig(patch_size=(1, 4, 4), in_dim=48, out_dim=48, dim=128, ffn_dim=512, num_heads=4,
+                     num_layers=4, freq_dim=128, text_dim=384, text_len=TEXT_LEN)
+
+
+def codec_config(project_rank: int = 0) -> PixelCodecConfig:
+    return PixelCodecConfig(factor=4, mean=-0.7, std=0.4, project_rank=project_rank)
+
+
+def fit_codec(rank: int, seed: int, clips: int = 400) -> PixelCodec:
+    """The codec with its decode projection fitted on clean world frames."""
+    codec = PixelCodec(codec_config(rank))
+    rng = random.Random(seed + 99)
+    z, _, _, _ = clip_batch(rng, PixelCodec(codec_config()), clips, 4)
+    explained = codec.fit_basis(z.flatten(0, 1))
+    log.info("codec projection: rank %d explains %.4f of the world's latent variance", rank, explained)
+    return codec
+
+
+def model_meta(dit_cfg: DiTConfig, codec_cfg: PixelCodecConfig) -> dict:
+    extra = {"vae_file": "codec.safetensors"} if codec_cfg.project_rank > 0 else {}
+    return {**extra, "dit": dit_cfg.to_dict(), "vae": codec_cfg.to_dict(),
+            "text": {"kind": "minilm", "dim": 384, "text_len": dit_cfg.text_len, "cache_size": 64},
+            "dit_file": "dit.safetensors", "height": W.SIZE, "width": W.SIZE,
+            "frames_per_block": FRAMES_PER_BLOCK}
+
+
+# -- a masked full-sequence forward that reuses the DiT's own modules -------------------------------
+
+def _block_forward(blk, x, e0, frames, cos, sin, spans, mask):
+    shift1, scale1, gate1, shift2, scale2, gate2 = (blk.modulation.unsqueeze(1) + e0).unbind(2)
+
+    def per_frame(t):
+        return t.unflatten(1, (frames, -1))
+
+    y = (per_frame(blk.norm1(x)) * (1 + scale1.unsqueeze(2)) + shift1.unsqueeze(2)).flatten(1, 2)
+    sa = blk.self_attn
+    q = apply_rope(sa.heads(sa.norm_q(sa.q(y))), cos, sin)
+    k = apply_rope(sa.heads(sa.norm_k(sa.k(y))), cos, sin)
+    v = sa.heads(sa.v(y))
+    a = sa.o(attention(q, k, v, mask).flatten(2))
+    x = x + (per_frame(a) * gate1.unsqueeze(2)).flatten(1, 2)
+    ca = blk.cross_attn
+    qc = ca.heads(ca.norm_q(ca.q(blk.norm3(x))))
+    outs = [attention(qc[:, s0:s1], ck, cv) for s0, s1, ck, cv in spans]
+    x = x + ca.o(torch.cat(outs, 1).flatten(2))
+    y = (per_frame(blk.norm2(x)) * (1 + scale2.unsqueeze(2)) + shift2.unsqueeze(2)).flatten(1, 2)
+    return x + (per_frame(blk.ffn(y)) * gate2.unsqueeze(2)).flatten(1, 2)
+
+
+def block_mask(kinds: list[int], blocks: list[int], tokens_per_frame: int) -> torch.Tensor:
+    """bool [L, L] (True = attend). kind 0 = clean context frame, 1 = noisy target frame."""
+    k = torch.tensor(kinds)
+    b = torch.tensor(blocks)
+    kq, kk, bq, bk = k[:, None], k[None, :], b[:, None], b[None, :]
+    ctx = (kq == 0) & (kk == 0) & (bk <= bq)
+    tgt = (kq == 1) & (((kk == 0) & (bk < bq)) | ((kk == 1) & (bk == bq)))
+    m = ctx | tgt
+    return m.repeat_interleave(tokens_per_frame, 0).repeat_interleave(tokens_per_frame, 1)
+
+
+def seq_forward(dit: CausalWanDiT, x: torch.Tensor, t: torch.Tensor, positions: torch.Tensor,
+                mask: torch.Tensor, cross_spans: list[tuple[int, int, CrossKV]]) -> torch.Tensor:
+    """x [B, N, C, h, w], t [B, N], positions [N] -> flow [B, N, C, h, w] under ``mask``;
+    ``cross_spans`` = (first token, end token, CrossKV) for the text each token range sees."""
+    b = x.shape[0]
+    tokens, grid = dit._patchify(x)
+    f, h, w = grid
+    e, e0 = dit._time(t, b, f)
+    tables = dit.rope_tables(tokens.device)
+    cos, sin = token_cos_sin(tables, positions, h, w)
+    for i, blk in enumerate(dit.blocks):
+        spans = [(s0, s1, c.k[i], c.v[i]) for s0, s1, c in cross_spans]
+        tokens = _block_forward(blk, tokens, e0, f, cos, sin, spans, mask)
+    return dit._unpatchify(dit.head(tokens, e, f), grid)
+
+
+# -- captions ---------------------------------------------------------------------------------------
+
+class CaptionBank:
+    """MiniLM embeddings of ``per_label`` training captions for every scene label."""
+
+    def __init__(self, per_label: int, seed: int, cache: Path) -> None:
+        labels = list(itertools.product(W.COLOURS, W.OBJECTS, W.MOTIONS, W.BACKGROUNDS))
+        rng = random.Random(seed)
+        texts: list[str] = []
+        self.index: dict[tuple, list[int]] = {}
+        for lab in labels:
+            caps = W.all_captions(*lab)
+            pick = rng.sample(caps, min(per_label, len(caps)))
+            self.index[lab] = list(range(len(texts), len(texts) + len(pick)))
+            texts.extend(pick)
+        self.texts = texts
+        key = f"{per_label}-{seed}-{len(texts)}-{TEXT_LEN}"
+        if cache.exists():
+            obj = torch.load(cache)
+            if obj.get("key") == key:
+                self.emb = obj["emb"]
+                return
+        from sfe_live.model.text import MiniLMTextEncoder
+        enc = MiniLMTextEncoder(TEXT_LEN)
+        t0 = time.time()
+        chunks = [enc.encode(texts[i:i + 256]).half() for i in range(0, len(texts), 256)]
+        self.emb = torch.cat(chunks)
+        log.info("encoded %d captions in %.1f s", len(texts), time.time() - t0)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"key": key, "emb": self.emb}, cache)
+
+    def sample(self, labels: list[tuple], rng: random.Random) -> torch.Tensor:
+        idx = [rng.choice(self.index[lab]) for lab in labels]
+        return self.emb[idx].float()
+
+
+# -- data -------------------------------------------------------------------------------------------
+
+def clip_batch(rng: random.Random, codec: PixelCodec, batch: int, frames: int, switch_at: Optional[int] = None,
+               object_weight: float = 0.0):
+    """latents [B, frames, C, h, w], first labels, labels after the switch (or the same), and a
+    loss weight [B, frames, C, h, w]: 1 + ``object_weight`` where the object covers the background."""
+    clips, labs, labs2, masks = [], [], [], []
+    for _ in range(batch):
+        scene, fr, scene2 = W.sample_clip(rng, frames, switch_at)
+        clips.append(fr)
+        labs.append(scene.label())
+        labs2.append((scene2 or scene).label())
+        bg = W.background(scene.background, scene.seed)
+        masks.append((np.abs(fr.astype(np.float32) - bg[None]).max(-1, keepdims=True) > 40).repeat(3, -1))
+    px = torch.from_numpy(np.stack(clips)).permute(0, 1, 4, 2, 3).float().div(127.5).sub(1.0)
+    m = torch.from_numpy(np.stack(masks)).permute(0, 1, 4, 2, 3).float()
+    b, t, c, h, w = m.shape
+    f = codec.config.factor
+    wgt = 1.0 + object_weight * F.pixel_unshuffle(m.reshape(b * t, c, h, w), f).reshape(b, t, c * f * f, h // f, w // f)
+    return codec.pixels_to_latents(px), labs, labs2, wgt
+
+
+def weighted_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    return ((pred - target) ** 2 * weight).sum() / weight.sum()
+
+
+class Trainer:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.out = Path(args.out)
+        self.work = Path(args.work)
+        self.work.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(args.seed)
+        self.rng = random.Random(args.seed)
+        self.cfg = dit_config()
+        self.codec = fit_codec(args.codec_rank, args.seed) if args.codec_rank > 0 else PixelCodec(codec_config())
+        self.dit = CausalWanDiT(self.cfg)
+        with torch.no_grad():
+            self.dit.head.head.weight.mul_(0.1)
+            self.dit.head.head.bias.zero_()
+        self.step = 0
+        self.stage_steps = {"1": 0, "2": 0}
+        self.history: list[dict] = []
+        if args.resume:
+            self._load()
+        self.dit.train().requires_grad_(True)
+        self.opt = torch.optim.AdamW(self.dit.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.01)
+        opt_path = self.work / "optimizer.pt"
+        if args.resume and opt_path.exists():
+            try:
+                self.opt.load_state_dict(torch.load(opt_path))
+                for g in self.opt.param_groups:
+                    g["lr"] = args.lr
+            except Exception as exc:  # a different model: start the optimiser fresh
+                log.warning("optimizer state not loaded: %s", exc)
+        self.bank = CaptionBank(args.captions_per_label, args.seed, self.work / "captions.pt")
+        self.sched = make_schedule(5.0, 1000)
+        self.steps_t = warp_steps(STEPS)                       # warped timesteps [4]
+        self.sigmas = self.sched.sigma(self.steps_t)           # [4]
+        self.S = self.cfg.tokens_per_frame(W.SIZE // 4, W.SIZE // 4)
+
+    # -- persistence ---------------------------------------------------------------------------
+    def _load(self) -> None:
+        from safetensors.torch import load_file
+        path = self.out / "dit.safetensors"
+        if not path.exists():
+            log.warning("--resume: %s not found, starting from scratch", path)
+            return
+        self.dit.load_state_dict(load_file(str(path)))
+        meta = self.out / "train_state.json"
+        if meta.exists():
+            st = json.loads(meta.read_text())
+            self.step = int(st.get("step", 0))
+            self.stage_steps = {k: int(v) for k, v in st.get("stage_steps", self.stage_steps).items()}
+            self.history = st.get("history", [])
+        log.info("resumed from %s at step %d", path, self.step)
+
+    def save(self) -> None:
+        from safetensors.torch import save_file
+        self.out.mkdir(parents=True, exist_ok=True)
+        sd = {k: v.detach().contiguous().clone() for k, v in self.dit.state_dict().items()}
+        tmp = self.out / "dit.safetensors.tmp"
+        save_file(sd, str(tmp))
+        os.replace(tmp, self.out / "dit.safetensors")
+        meta = model_meta(self.cfg, self.codec.config)
+        if self.codec.config.project_rank > 0:
+            tmp = self.out / "codec.safetensors.tmp"
+            save_file({k: v.contiguous() for k, v in self.codec.state_dict().items()}, str(tmp))
+            os.replace(tmp, self.out / "codec.safetensors")
+        tmp = self.out / "train_meta.json.tmp"
+        tmp.write_text(json.dumps(meta, indent=1))
+        os.replace(tmp, self.out / "train_meta.json")
+        st = {"step": self.step, "stage_steps": self.stage_steps, "history": self.history[-400:],
+              "args": {k: v for k, v in vars(self.args).items()}}
+        tmp = self.out / "train_state.json.tmp"
+        tmp.write_text(json.dumps(st))
+        os.replace(tmp, self.out / "train_state.json")
+        tmp = self.work / "optimizer.pt.tmp"
+        torch.save(self.opt.state_dict(), tmp)
+        os.replace(tmp, self.work / "optimizer.pt")
+        if self.args.publish:
+            tmp = self.out / "model.json.tmp"
+            tmp.write_text(json.dumps(meta, indent=1))
+            os.replace(tmp, self.out / "model.json")
+
+    # -- timesteps -------------------------------------------------------------------------------
+    def sample_t(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """n timesteps and their sigmas: 75 % the engine's 4 steps, 25 % uniform (shifted)."""
+        ts, ss = [], []
+        for _ in range(n):
+            if self.rng.random() < 0.75:
+                i = self.rng.randrange(4)
+                ts.append(float(self.steps_t[i]))
+                ss.append(float(self.sigmas[i]))
+            else:
+                i = self.rng.randrange(0, 1000)
+                ts.append(float(self.sched.timesteps[i]))
+                ss.append(float(self.sched.sigmas[i]))
+        return torch.tensor(ts), torch.tensor(ss)
+
+    def context_noise(self, z: torch.Tensor) -> torch.Tensor:
+        amp = torch.rand(z.shape[0], 1, 1, 1, 1) * self.args.context_noise
+        return z + amp * torch.randn_like(z)
+
+    # -- stage 1 ---------------------------------------------------------------------------------
+    def tf_loss(self, batch: int) -> torch.Tensor:
+        fpb = FRAMES_PER_BLOCK
+        # short clips are cheap (attention is quadratic); the full window now and then
+        nb = CONTEXT_BLOCKS + 1 if self.rng.random() < self.args.full_clip_prob else self.rng.randint(3, 5)
+        n = nb * fpb
+        z, labs, _, wgt = clip_batch(self.rng, self.codec, batch, n, object_weight=self.args.object_weight)
+        emb = self.bank.sample(labs, self.rng)
+        t_blk, s_blk = self.sample_t(batch * nb)
+        t_blk, s_blk = t_blk.view(batch, nb), s_blk.view(batch, nb)
+        t_fr = t_blk.repeat_interleave(fpb, 1)                          # [B, n]
+        s_fr = s_blk.repeat_interleave(fpb, 1)[..., None, None, None]
+        eps = torch.randn_like(z)
+        xt = (1 - s_fr) * z + s_fr * eps
+        x = torch.cat([self.context_noise(z), xt], 1)
+        t = torch.cat([torch.zeros(batch, n), t_fr], 1)
+        blocks = [i // fpb for i in range(n)] * 2
+        kinds = [0] * n + [1] * n
+        mask = block_mask(kinds, blocks, self.S)
+        pos = torch.arange(n).repeat(2)
+        cross = self.dit.cross_kv(emb)
+        v = seq_forward(self.dit, x, t, pos, mask, [(0, 2 * n * self.S, cross)])
+        return weighted_mse(v[:, n:], eps - z, wgt)
+
+    # -- stage 2 ---------------------------------------------------------------------------------
+    @torch.no_grad()
+    def _sample_block(self, cross: CrossKV, cache: KVCache, b: int, steps: int, positions: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the first ``steps`` sampler steps of a block: (x_t at step ``steps``, last x0)."""
+        shape = (b, FRAMES_PER_BLOCK, self.cfg.in_dim, W.SIZE // 4, W.SIZE // 4)
+        x = torch.randn(shape)
+        x0 = x
+        for s in range(steps):
+            tt = self.steps_t[s].expand(b, FRAMES_PER_BLOCK)
+            v = self.dit.step(x, tt, cross, cache, positions)
+            x0 = flow_to_x0(x, v, self.steps_t[s], self.sched)
+            if s + 1 < 4:
+                x = renoise(x0, torch.randn(shape), self.steps_t[s + 1], self.sched)
+        return x, x0
+
+    def sf_loss(self, batch: int) -> torch.Tensor:
+        fpb = FRAMES_PER_BLOCK
+        k = 0 if self.rng.random() < 0.1 else self.rng.randint(1, CONTEXT_BLOCKS)
+        switch = k > 0 and self.rng.random() < self.args.switch_prob
+        n = (k + 1) * fpb
+        z, labs, labs2, wgt = clip_batch(self.rng, self.codec, batch, n, switch_at=k * fpb if switch else None,
+                                         object_weight=self.args.object_weight)
+        emb_a = self.bank.sample(labs, self.rng)
+        emb_b = self.bank.sample(labs2, self.rng) if switch else emb_a
+        self.dit.eval()
+        with torch.no_grad():
+            cross_a = self.dit.cross_kv(emb_a)
+            cross_b = self.dit.cross_kv(emb_b) if switch else cross_a
+            cache = KVCache.empty(self.cfg.num_layers, batch, CONTEXT_BLOCKS * fpb + fpb, self.S,
+                                  self.cfg.num_heads, self.cfg.head_dim)
+            ctx = []
+            zero = torch.zeros(batch, fpb)
+            for j in range(k):
+                pos = cache.block_positions(fpb)
+                if j == 0:
+                    blk = z[:, :fpb]
+                else:
+                    _, blk = self._sample_block(cross_a, cache, batch, 4, pos)
+                self.dit.step(blk, zero, cross_a, cache, pos, kv_only=True)
+                cache.commit(pos)
+                ctx.append(blk)
+            pos = cache.block_positions(fpb)
+            s = self.rng.randrange(4)
+            if self.rng.random() < 0.25:     # a plain noisy target now and then
+                eps = torch.randn(batch, fpb, *z.shape[2:])
+                sig = float(self.sigmas[s])
+                xt = (1 - sig) * z[:, k * fpb:] + sig * eps
+            else:
+                xt, _ = self._sample_block(cross_b, cache, batch, s, pos)
+        self.dit.train()
+        sig = float(self.sigmas[s])
+        target = (xt - z[:, k * fpb:]) / sig
+        t_tgt = self.steps_t[s].expand(batch, fpb)
+        if k:
+            xc = self.context_noise(torch.cat(ctx, 1))
+            x = torch.cat([xc, xt], 1)
+            t = torch.cat([torch.zeros(batch, k * fpb), t_tgt], 1)
+        else:
+            x, t = xt, t_tgt
+        kinds = [0] * (k * fpb) + [1] * fpb
+        blocks = [i // fpb for i in range(k * fpb)] + [k] * fpb
+        mask = block_mask(kinds, blocks, self.S)
+        pos = torch.arange(n)
+        cb = self.dit.cross_kv(emb_b)
+        spans = [(k * fpb * self.S, n * self.S, cb)]
+        if k:
+            spans.insert(0, (0, k * fpb * self.S, self.dit.cross_kv(emb_a) if switch else cb))
+        v = seq_forward(self.dit, x, t, pos, mask, spans)
+        return weighted_mse(v[:, k * fpb:], target, wgt[:, k * fpb:])
+
+    # -- loop ------------------------------------------------------------------------------------
+    def run(self) -> None:
+        a = self.args
+        t_start = time.time()
+        last_save = time.time()
+        plan = [("1", a.stage1_minutes), ("2", a.stage2_minutes)]
+        losses: dict[str, list[float]] = {"tf": [], "sf": []}
+        for stage, minutes in plan:
+            if minutes <= 0:
+                continue
+            t_stage = time.time()
+            log.info("stage %s for %.1f min (batch %d, lr %.2g)", stage, minutes, a.batch, a.lr)
+            while time.time() - t_stage < minutes * 60:
+                warm = min(1.0, (self.step + 1) / a.warmup) if not a.resume else 1.0
+                for g in self.opt.param_groups:
+                    g["lr"] = a.lr * warm
+                use_sf = stage == "2" and self.rng.random() >= a.tf_mix
+                loss = self.sf_loss(a.batch) if use_sf else self.tf_loss(a.batch)
+                self.opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.dit.parameters(), 1.0)
+                self.opt.step()
+                self.step += 1
+                self.stage_steps[stage] += 1
+                losses["sf" if use_sf else "tf"].append(float(loss.detach()))
+                if self.step % a.log_every == 0:
+                    rec = {"step": self.step, "stage": stage, "min": round((time.time() - t_start) / 60, 2),
+                           "tf": float(np.mean(losses["tf"])) if losses["tf"] else None,
+                           "sf": float(np.mean(losses["sf"])) if losses["sf"] else None}
+                    self.history.append(rec)
+                    losses = {"tf": [], "sf": []}
+                    log.info("step %d stage %s %.1f min  tf loss %s  sf loss %s", self.step, stage, rec["min"],
+                             f"{rec['tf']:.4f}" if rec["tf"] is not None else "-",
+                             f"{rec['sf']:.4f}" if rec["sf"] is not None else "-")
+                if time.time() - last_save > a.save_minutes * 60:
+                    self.save()
+                    last_save = time.time()
+                    log.info("saved %s at step %d", self.out / "dit.safetensors", self.step)
+                if (self.work / "STOP").exists():
+                    log.info("STOP file found: saving and stopping")
+                    self.save()
+                    return
+        self.save()
+        log.info("done: %d steps in %.1f min", self.step, (time.time() - t_start) / 60)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m sfe_live.demo.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default=str(DEFAULT_OUT), help="weights folder (default assets/demo)")
+    p.add_argument("--work", default=str(REPO / "out" / "demo-train"), help="caches, optimiser state, log")
+    p.add_argument("--resume", action="store_true", help="continue from the weights in --out")
+    p.add_argument("--stage1-minutes", type=float, default=30.0)
+    p.add_argument("--stage2-minutes", type=float, default=45.0)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--lr", type=float, default=6e-4)
+    p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--context-noise", type=float, default=0.1, help="max std of noise added to context latents")
+    p.add_argument("--switch-prob", type=float, default=0.3, help="stage 2: colour switch at the target block")
+    p.add_argument("--tf-mix", type=float, default=0.3, help="stage 2: fraction of teacher-forcing batches")
+    p.add_argument("--codec-rank", type=int, default=8,
+                   help="rank of the codec's decode projection (0 = plain space-to-depth)")
+    p.add_argument("--object-weight", type=float, default=4.0,
+                   help="extra loss weight on pixels the object covers (objects are ~5 %% of a frame)")
+    p.add_argument("--full-clip-prob", type=float, default=0.25,
+                   help="stage 1: fraction of clips with the full 7-block window (else 3-5 blocks)")
+    p.add_argument("--captions-per-label", type=int, default=4)
+    p.add_argument("--save-minutes", type=float, default=3.0)
+    p.add_argument("--log-every", type=int, default=20)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--publish", action="store_true", help="also write model.json (makes the demo the default)")
+    a = p.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    torch.set_num_threads(a.threads)
+    Path(a.work).mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
+                        handlers=[logging.StreamHandler(sys.stdout),
+                                  logging.FileHandler(Path(a.work) / "train.log")])
+    Trainer(a).run()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,44 @@
+"""Evaluation helpers on tiny inputs (rendered world frames, where the truth is known)."""
+
+import random
+
+import numpy as np
+
+from sfe_live.demo import evaluate as E
+from sfe_live.demo import world as W
+
+
+def test_colour_of_rendered_frames():
+    rng = random.Random(0)
+    for colour in W.COLOURS:
+        for bg in W.BACKGROUNDS:
+            s = W.random_scene(rng, colour=colour, obj="square", motion="left", background=bg)
+            cols = E.frame_colours(W.render(s, 2), bg)
+            assert cols == [colour, colour], (colour, bg, cols)
+    empty = np.zeros((2, W.SIZE, W.SIZE, 3), np.uint8)
+    assert E.frame_colours(empty) == [None, None]
+
+
+def test_direction_and_teleports():
+    s = W.random_scene(random.Random(1), colour="blue", obj="circle", motion="up", background="grid")
+    fr = W.render(s, 12)
+    ms = E.motion_stats(E.centroids(fr, "blue"))
+    assert E.direction_ok("up", ms) is True and E.direction_ok("down", ms) is False
+    assert ms["teleport"] == 0.0
+    jumpy = np.concatenate([fr[:3], np.roll(fr[3:6], 25, axis=2)])
+    assert E.motion_stats(E.centroids(jumpy, "blue"))["teleport"] > 0
+
+
+def test_flicker_ratio():
+    fr = np.zeros((6, 4, 4, 3), np.uint8)
+    fr[3:] = 90           # a jump exactly at the block boundary (fpb 3)
+    f = E.flicker(fr, 3)
+    assert f["boundary"] > 0 and f["within"] == 0
+
+
+def test_relative_colour_counts_faint_objects():
+    s = W.random_scene(random.Random(2), colour="cyan", obj="square", motion="left", background="black")
+    fr = W.render(s, 2)
+    faint = (fr.astype(np.float32) * 0.4).astype(np.uint8)       # a dim cyan the strict test misses
+    assert E.frame_colours(faint) == [None, None]
+    assert E.frame_colours_relative(faint, "black") == ["cyan", "cyan"]
