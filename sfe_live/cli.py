@@ -143,6 +143,9 @@ def cmd_render(args: argparse.Namespace) -> int:
             raise UserError(str(exc).splitlines()[0]) from None
         prompt = cues.cues[0].prompt if cues.cues else prompt
     engine = _engine(args, bundle, prompt, seed)
+    if args.v2v:
+        engine.source = SequentialFrames(args.v2v, engine.stream.width, engine.stream.height)
+        engine.apply(_v2v_command(args.v2v_strength))
     fps = engine.stream.fps
     tf = bundle.config.vae.temporal_factor
     per_block = engine.stream.frames_per_block * tf
@@ -192,6 +195,48 @@ def cmd_render(args: argparse.Namespace) -> int:
         Path(args.stats).write_text(json.dumps(stats, indent=2))
     print(json.dumps(stats))
     return 0
+
+
+def _v2v_command(strength: float) -> Any:
+    from sfe_live.engine.commands import SetV2V
+    if not 0.0 < strength <= 1.0:
+        raise UserError(f"--v2v-strength {strength}: expected a number in (0, 1]")
+    return SetV2V(strength)
+
+
+class SequentialFrames:
+    """Offline video-to-video input: a video file's frames in order (looping), fitted to the
+    stream size; ``source(n)`` returns the next n frames, so a render is reproducible."""
+
+    def __init__(self, path: str, width: int, height: int) -> None:
+        import av
+        from sfe_live.sources.base import fit_frame
+        self.path, self.size, self._fit = Path(path), (width, height), fit_frame
+        if not self.path.is_file():
+            raise UserError(f"--v2v {path}: file not found")
+        try:
+            with av.open(str(self.path)) as c:
+                if not c.streams.video:
+                    raise UserError(f"--v2v {path}: no video stream in this file")
+        except av.error.FFmpegError as exc:
+            raise UserError(f"--v2v {path}: unreadable video ({exc})") from None
+        self._iter = self._frames()
+
+    def _frames(self) -> Any:
+        import av
+        while True:
+            n = 0
+            with av.open(str(self.path)) as c:
+                for frame in c.decode(video=0):
+                    n += 1
+                    yield self._fit(frame, *self.size)
+            if n == 0:
+                return
+
+    def __call__(self, n: int) -> Any:
+        import numpy as np
+        out = [f for _, f in zip(range(n), self._iter)]
+        return np.stack(out) if len(out) == n else None
 
 
 class _Mp4Writer:
@@ -450,6 +495,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         return cmd_gui(args)
     from sfe_live.app import App
     app = App(_settings(args)).load(lambda f, m: log.info("%3.0f%% %s", 100 * f, m))
+    if args.v2v:
+        from sfe_live.sources import FileSource
+        try:
+            app.set_v2v_source(FileSource(args.v2v), _v2v_command(args.v2v_strength).strength)
+        except Exception as exc:
+            raise UserError(f"--v2v {args.v2v}: {str(exc).splitlines()[0]}") from None
     stop = {"flag": False}
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -506,6 +557,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--replay", help="re-render a command log written by --log")
     r.add_argument("--log", help="write the command timeline (JSON lines)")
     r.add_argument("--stats", help="write render statistics (JSON)")
+    r.add_argument("--v2v", help="video-to-video: a video file whose frames steer the render")
+    r.add_argument("--v2v-strength", type=float, default=0.5, help="0..1: how much is re-generated (1 = all)")
     r.set_defaults(func=cmd_render)
 
     b = sub.add_parser("bench", help="measure block time, fps, memory (prints JSON)")
@@ -534,6 +587,8 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--vcam", action="store_true")
     h.add_argument("--record", help="a folder for MP4 recordings")
     h.add_argument("--duration", type=float, help="stop after S seconds")
+    h.add_argument("--v2v", help="video-to-video from a video file (loops)")
+    h.add_argument("--v2v-strength", type=float, default=0.5)
     h.set_defaults(func=cmd_run)
     return p
 

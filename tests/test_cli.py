@@ -75,3 +75,31 @@ def test_doctor_and_console_script(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "CPU only: the real model needs an NVIDIA GPU" in r.stdout or "GPU 0" in r.stdout
     assert "not a Wan2.1 model folder" in r.stdout
+
+
+def test_render_v2v_from_file(tmp_path, capsys):
+    """File source -> video-to-video render, end to end; the input steers the output."""
+    src = tmp_path / "input.mp4"
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("libx264", rate=16)
+        s.width, s.height, s.pix_fmt = 96, 64, "yuv420p"
+        for i in range(24):
+            f = np.zeros((64, 96, 3), np.uint8)
+            f[:, : 48 + i] = (255, 40, 40)
+            for pkt in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    outs = {}
+    for strength in ("0.25", "1.0"):
+        out = tmp_path / f"v2v-{strength}.mp4"
+        assert main(["render", "--model", "tiny-random", "--prompt", "x", "--blocks", "3", "--v2v", str(src),
+                     "--v2v-strength", strength, "--out", str(out), "--log", str(tmp_path / "v.jsonl")]) == 0
+        frames, rate, w, h = decode_all(out)
+        assert len(frames) == 9 + 24 and (w, h) == (64, 64)
+        outs[strength] = np.stack(frames).astype(float)
+    log = (tmp_path / "v.jsonl").read_text()
+    assert '"SetV2V"' in log
+    assert not np.allclose(outs["0.25"], outs["1.0"])
+    assert main(["render", "--model", "tiny-random", "--blocks", "1", "--v2v", str(tmp_path / "nope.mp4")]) == 2
+    assert "file not found" in capsys.readouterr().err
