@@ -121,7 +121,6 @@ def cue_timeline(cue_list: Any, blocks: int) -> dict[int, list[Any]]:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    import numpy as np
     from sfe_live.engine.engine import read_log
     timeline: dict[int, list[Any]] = {}
     prompt, seed = args.prompt or "", args.seed

@@ -252,8 +252,7 @@ def blocks_to_adopt(bundle: Any, a: str, b: str, colour_b: str, background: str,
     from sfe_live.engine import commands as C
     eng = make_engine(bundle, a, seed)
     for _ in range(before):
-        last = eng.next_block()
-    prev_c = centroids(last.frames[-1:], colour_b)
+        eng.next_block()
     if strength is None:
         eng.apply(C.SetPrompt(b, transition="cut"))
     else:

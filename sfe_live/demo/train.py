@@ -25,7 +25,6 @@ import argparse
 import itertools
 import json
 import logging
-import math
 import os
 import random
 import sys
@@ -37,7 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sfe_live.config import DiTConfig, TextConfig
+from sfe_live.config import DiTConfig
 from sfe_live.demo import world as W
 from sfe_live.engine.schedule import flow_to_x0, make_schedule, renoise, warp_steps
 from sfe_live.model.attention import attention

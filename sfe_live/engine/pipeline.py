@@ -27,7 +27,7 @@ import torch
 
 from sfe_live.config import StreamConfig, check_size
 from sfe_live.engine.schedule import flow_to_x0, make_schedule, renoise, warp_steps
-from sfe_live.engine.state import Blend, Conditioning, DriftState, LiveParams, SessionState, block_seed
+from sfe_live.engine.state import Conditioning, DriftState, LiveParams, SessionState, block_seed
 from sfe_live.model.cache import KVCache
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,6 @@ from typing import Optional
 
 import torch
 from torch import nn
-import torch.nn.functional as F
 
 from sfe_live.config import DiTConfig
 from sfe_live.model.attention import attention

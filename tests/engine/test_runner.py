@@ -3,8 +3,6 @@
 import threading
 import time
 
-import pytest
-
 from sfe_live.config import StreamConfig
 from sfe_live.engine import commands as C
 from sfe_live.engine.engine import Engine

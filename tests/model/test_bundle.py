@@ -52,7 +52,6 @@ def write_diffusers(root: Path, parts) -> Path:
     (root / "transformer" / "config.json").write_text(json.dumps(cfg))
     save_file({wan_to_diffusers_key(k): v.contiguous() for k, v in dit.state_dict().items()},
               str(root / "transformer" / "diffusion_pytorch_model.safetensors"))
-    from sfe_live.model.vae_loading import diffusers_to_wan_rules  # noqa: F401  (layout exists)
     diffusers = pytest.importorskip("diffusers")
     ref = diffusers.AutoencoderKLWan(base_dim=8, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2,
                                      attn_scales=[], temperal_downsample=[False, True, True])
