@@ -292,8 +292,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     engine = _engine(args, bundle, args.prompt, args.seed)
     proc = psutil.Process()
     blocks = args.blocks
-    rows = []
-    rss = []
+    from array import array
+    # compact per-block records (a dict per block would itself grow RSS over a long run)
+    keys = ("block_s", "dit_s", "decode_s", "block_cpu_s")
+    cols = {k: array("d") for k in keys}
+    rss = array("q")
     progress = Progress(blocks)
     t_start = time.perf_counter()
     first_frame_s = None
@@ -309,7 +312,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if first_frame_s is None:
             first_frame_s = time.perf_counter() - t_start
         frames += b.frames.shape[0]
-        rows.append(b.timings)
+        for k in keys:
+            cols[k].append(b.timings.get(k, 0.0))
         rss.append(proc.memory_info().rss)
         progress.update(i + 1, frames)
     progress.close()
@@ -322,6 +326,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         outputs.stop()
         import shutil
         shutil.rmtree(sink_dir, ignore_errors=True)
+    rows = [dict(zip(keys, vals)) for vals in zip(*cols.values())]
     n = len(rows)
     dec = max(1, n // 10)
 
@@ -409,7 +414,7 @@ class _NoDecode:
         return torch.zeros(b, t * self.vae.config.temporal_factor, h * f, w * f, 3, dtype=torch.uint8), state
 
 
-def _plot(path: str, rows: list[dict[str, float]], rss: list[int]) -> None:
+def _plot(path: str, rows: list[dict[str, float]], rss: Any) -> None:
     """Block time (wall and engine-thread CPU, rolling median of 50) and RSS over the run."""
     import matplotlib
     matplotlib.use("Agg")
