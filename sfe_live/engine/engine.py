@@ -79,6 +79,11 @@ class Engine:
         args = {k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}
         self.log.append(LogEntry(self.state.block_index, cmd.name, args, step))
 
+    def _purge_strength(self, strength: Optional[int]) -> int:
+        """A purge's strength: the given one or the current reactivity, clamped to 0..3."""
+        value = self.params.reactivity if strength is None else strength
+        return int(_clamp(value, 0, C.MAX_STRENGTH, "strength"))
+
     def purge_step(self, strength: int) -> int:
         return max(0, len(self.params.steps) - 1 - strength)
 
@@ -99,14 +104,14 @@ class Engine:
                 st.blend = None
                 st.cond = new
                 if cmd.transition == "purge":
-                    strength = int(_clamp(p.reactivity if cmd.strength is None else cmd.strength, 0, 3, "strength"))
+                    strength = self._purge_strength(cmd.strength)
                     st.pending_purge = strength
                     step = self.purge_step(strength)
                 elif cmd.transition == "recache":
                     st.pending_recache = True
             self._record(cmd, step)
         elif isinstance(cmd, C.Purge):
-            strength = int(_clamp(p.reactivity if cmd.strength is None else cmd.strength, 0, 3, "strength"))
+            strength = self._purge_strength(cmd.strength)
             st.pending_purge = strength
             self._record(cmd, self.purge_step(strength), strength=strength)
         elif isinstance(cmd, C.Recache):

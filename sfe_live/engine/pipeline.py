@@ -140,9 +140,6 @@ class StreamPipeline:
         state.pending_purge = None
         state.pending_recache = False
 
-    def kv_bytes(self, state: SessionState) -> int:
-        return state.kv.nbytes()
-
     # -- one block -----------------------------------------------------------------------
     @torch.no_grad()
     def step(self, state: SessionState, params: LiveParams, source: Optional[FrameSource] = None) -> Block:

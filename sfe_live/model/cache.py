@@ -18,6 +18,7 @@ of a stream see exactly the reference's absolute positions.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -165,7 +166,7 @@ class KVCache:
         """Additive attention bias [1, 1, 1, valid + new]: log(memory) on cached keys; None at 1."""
         if memory >= 1.0 or self.valid_tokens == 0:
             return None
-        val = float("-inf") if memory <= 0.0 else float(torch.log(torch.tensor(memory)))
+        val = float("-inf") if memory <= 0.0 else math.log(memory)
         bias = torch.zeros(1, 1, 1, self.valid_tokens + n_new_tokens, dtype=dtype, device=device)
         bias[..., : self.valid_tokens] = val
         return bias

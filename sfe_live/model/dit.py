@@ -90,7 +90,8 @@ class AttentionBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, e0: torch.Tensor, frames: int, cos: torch.Tensor, sin: torch.Tensor,
                 cross_k: torch.Tensor, cross_v: torch.Tensor, cache: Optional[KVCache], layer: int,
-                memory: float, kv_only: bool = False, cross_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+                self_bias: Optional[torch.Tensor], kv_only: bool = False,
+                cross_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
         """x [B, L, dim]; e0 [B, F, 6, dim]; cos/sin [L, 1, D/2]."""
         shift1, scale1, gate1, shift2, scale2, gate2 = (self.modulation.unsqueeze(1) + e0).unbind(2)  # [B, F, dim]
         bsz, n_tok, d = x.shape
@@ -103,17 +104,15 @@ class AttentionBlock(nn.Module):
         q = apply_rope(sa.heads(sa.norm_q(sa.q(y))), cos, sin)
         k = apply_rope(sa.heads(sa.norm_k(sa.k(y))), cos, sin)
         v = sa.heads(sa.v(y))
-        bias = None
         if cache is not None:
             start = cache.valid_tokens
             kb, vb = cache.k[layer], cache.v[layer]
             kb[:, start:start + n_tok] = k.to(kb.dtype)
             vb[:, start:start + n_tok] = v.to(vb.dtype)
             k, v = kb[:, : start + n_tok], vb[:, : start + n_tok]
-            bias = cache.memory_bias(n_tok, memory, q.dtype, q.device)
         if kv_only:
             return x
-        a = sa.o(attention(q, k, v, bias).flatten(2))
+        a = sa.o(attention(q, k, v, self_bias).flatten(2))
         x = x + (per_frame(a) * gate1.unsqueeze(2)).flatten(1, 2)
 
         ca = self.cross_attn
@@ -153,6 +152,7 @@ class CausalWanDiT(nn.Module):
         self.blocks = nn.ModuleList([AttentionBlock(cfg) for _ in range(cfg.num_layers)])
         self.head = Head(cfg)
         self._rope: dict[str, RopeTables] = {}
+        self._rope_last: Optional[tuple[tuple, tuple[torch.Tensor, torch.Tensor]]] = None
 
     # -- helpers ------------------------------------------------------------------------
     def rope_tables(self, device: torch.device) -> RopeTables:
@@ -160,6 +160,15 @@ class CausalWanDiT(nn.Module):
         if key not in self._rope:
             self._rope[key] = build_tables(self.cfg, device)
         return self._rope[key]
+
+    def _token_rope(self, tables: RopeTables, positions: torch.Tensor, h: int, w: int
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-token cos/sin, memoised for the last (positions, grid): a block's denoising steps and
+        context pass share them."""
+        key = (tuple(int(p) for p in positions), h, w, str(tables.cos_f.device))
+        if self._rope_last is None or self._rope_last[0] != key:
+            self._rope_last = (key, token_cos_sin(tables, positions.to(tables.cos_f.device), h, w))
+        return self._rope_last[1]
 
     def embed_text(self, context: torch.Tensor) -> torch.Tensor:
         """[B, L, text_dim] (L <= text_len) -> [B, text_len, dim], zero-padding missing rows."""
@@ -187,10 +196,8 @@ class CausalWanDiT(nn.Module):
             pad = self.cfg.text_len - valid
             if pad > 1:
                 context = context[:, : valid + 1]
-                if context.shape[1] < valid + 1:
+                if context.shape[1] < valid + 1:                                # one zero row stands for all
                     context = torch.cat([context, context.new_zeros(1, 1, context.shape[2])], dim=1)
-                context = context.clone()
-                context[:, valid:] = 0
                 bias = torch.zeros(1, 1, 1, valid + 1, dtype=self.patch_embedding.weight.dtype,
                                    device=self.patch_embedding.weight.device)
                 bias[..., valid] = math.log(pad)
@@ -239,10 +246,11 @@ class CausalWanDiT(nn.Module):
         f, h, w = grid
         e, e0 = self._time(t, b, f)
         tables = self.rope_tables(tokens.device)
-        cos, sin = token_cos_sin(tables, positions.to(tables.cos_f.device), h, w)
+        cos, sin = self._token_rope(tables, positions, h, w)
+        self_bias = None if cache is None else cache.memory_bias(tokens.shape[1], memory, tokens.dtype, tokens.device)
         last = len(self.blocks) - 1
         for i, blk in enumerate(self.blocks):
-            tokens = blk(tokens, e0, f, cos, sin, cross.k[i], cross.v[i], cache, i, memory,
+            tokens = blk(tokens, e0, f, cos, sin, cross.k[i], cross.v[i], cache, i, self_bias,
                          kv_only=kv_only and i == last, cross_bias=cross.bias)
         if kv_only:
             return None
