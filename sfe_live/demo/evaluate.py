@@ -7,7 +7,9 @@ same block loop, KV cache, purge and drift guard the app uses.
 Measures (frames are classified by the world's own colour prototypes, background subtracted):
 
 * colour obeyed: share of frames whose dominant object colour is the prompt's, for training
-  captions (held-in) and for paraphrases built from words no training caption uses;
+  captions (held-in) and for paraphrases built from words no training caption uses (also with
+  the plain colour name kept, and the text encoder's own colour agreement on the unseen colour
+  words, the ceiling for paraphrases); the object's area relative to the real world's;
 * alive: per minute of one stream, share of empty frames (no object) and whether it froze;
 * purge: blocks until a new prompt's colour appears after a switch, per purge strength and
   without a purge;
@@ -169,13 +171,23 @@ def rollout(bundle: Any, prompt: str, blocks: int, seed: int, **kw: Any) -> np.n
     return np.concatenate([eng.next_block().frames for _ in range(blocks)])
 
 
-def eval_prompts(bundle: Any, n: int, blocks: int, seed: int, held_out: bool) -> dict[str, Any]:
+def object_area(frames: np.ndarray, colour: str, background: str) -> float:
+    """Mean pixels per frame of ``colour`` (within TAU), less what the bare background has."""
+    c = colour_counts(frames)[:, NAMES.index(colour)] - background_counts(background)[NAMES.index(colour)]
+    return float(np.clip(c, 0, None).mean())
+
+
+def eval_prompts(bundle: Any, n: int, blocks: int, seed: int, held_out: bool, held_colour: bool = True
+                 ) -> dict[str, Any]:
     rng = random.Random(seed + (1 if held_out else 0))
-    obeyed, rel, total, dirs, teles, rows, per = 0, 0, 0, [], [], [], []
+    obeyed, rel, total, dirs, teles, rows, per, areas = 0, 0, 0, [], [], [], [], []
     for i in range(n):
         scene = W.random_scene(rng)
-        prompt = W.paraphrase(scene, rng) if held_out else W.caption(scene, rng)
+        prompt = W.paraphrase(scene, rng, held_colour) if held_out else W.caption(scene, rng)
         frames = rollout(bundle, prompt, blocks, seed + i)
+        real = W.render(scene, frames.shape[0])
+        areas.append(object_area(frames, scene.colour, scene.background)
+                     / max(1.0, object_area(real, scene.colour, scene.background)))
         cols = frame_colours(frames, scene.background)
         ok = sum(c == scene.colour for c in cols)
         rel_ok = sum(c == scene.colour for c in frame_colours_relative(frames, scene.background))
@@ -195,9 +207,30 @@ def eval_prompts(bundle: Any, n: int, blocks: int, seed: int, held_out: bool) ->
         if i < 8:
             rows.append((prompt, frames))
     return {"colour_obeyed": obeyed / max(1, total), "colour_obeyed_relative": rel / max(1, total),
+            "object_area_ratio": float(np.median(areas)),
             "direction_ok": float(np.mean(dirs)) if dirs else None,
             "direction_rollouts": len(dirs), "teleport_pairs": float(np.nanmean(teles)) if teles else None,
             "runs": per, "_rows": rows}
+
+
+def text_colour_ceiling() -> dict[str, Any]:
+    """What the text encoder itself knows: for every held-out colour word, the training colour
+    whose names are most similar to it (MiniLM sentence embeddings of "a <word> object", max
+    over a colour's names). A model conditioned on this encoder can hardly beat this on
+    paraphrases, whatever it learns."""
+    from sfe_live.model.text import MiniLMTextEncoder
+    enc = MiniLMTextEncoder(20)
+    train = [(c, w) for c in NAMES for w in W.COLOUR_WORDS[c]]
+    held = [(c, w) for c in NAMES for w in W.HELD_COLOUR[c]]
+    a = enc.encode_pooled([f"a {w} object" for _, w in train])
+    b = enc.encode_pooled([f"a {w} object" for _, w in held])
+    sim = b @ a.T                                                            # [held, train]
+    score = torch.stack([sim[:, [i for i, (c, _) in enumerate(train) if c == k]].max(1).values
+                         for k in NAMES], 1)
+    nearest = [NAMES[i] for i in score.argmax(1).tolist()]
+    return {"nearest_colour": {w: n for (_, w), n in zip(held, nearest)},
+            "agreement": float(np.mean([n == c for n, (c, _) in zip(nearest, held)])),
+            "chance": 1.0 / len(NAMES)}
 
 
 def eval_stream(bundle: Any, prompt: str, colour: str, background: str, minutes: float, seed: int,
@@ -248,7 +281,8 @@ def eval_stream(bundle: Any, prompt: str, colour: str, background: str, minutes:
 
 def blocks_to_adopt(bundle: Any, a: str, b: str, colour_b: str, background: str, strength: Optional[int],
                     seed: int, before: int = 6, after: int = 8) -> dict[str, Any]:
-    """Blocks after the switch until a block's majority colour is the new one (None = never)."""
+    """Blocks after the switch until most of a block's frames have the new colour as their
+    dominant object colour (None = never)."""
     from sfe_live.engine import commands as C
     eng = make_engine(bundle, a, seed)
     for _ in range(before):
@@ -262,7 +296,7 @@ def blocks_to_adopt(bundle: Any, a: str, b: str, colour_b: str, background: str,
     for k in range(after):
         fr = eng.next_block().frames
         frames.append(fr)
-        cols = frame_colours_relative(fr, background)
+        cols = frame_colours(fr, background)          # the classifier of "colour obeyed"
         if adopt is None and sum(c == colour_b for c in cols) * 2 > len(cols):
             adopt = k + 1
     return {"blocks_to_adopt": adopt, "_frames": np.concatenate(frames)}
@@ -363,11 +397,11 @@ def main(argv: Optional[list[str]] = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out", help="folder for metrics.json, PNG strips and the drift plot")
     p.add_argument("--model", default="assets/demo", help="demo folder (model.json or train_meta.json)")
-    p.add_argument("--prompts", type=int, default=16, help="rollouts per colour test")
+    p.add_argument("--prompts", type=int, default=24, help="rollouts per colour test")
     p.add_argument("--blocks", type=int, default=8, help="blocks per rollout")
     p.add_argument("--minutes", type=float, default=10.0, help="stream minutes of the alive/drift test")
     p.add_argument("--guard-minutes", type=float, default=2.0, help="stream minutes with the drift guard on")
-    p.add_argument("--purge-pairs", type=int, default=4)
+    p.add_argument("--purge-pairs", type=int, default=8)
     p.add_argument("--skip", default="", help="comma list of parts to skip: colour,stream,purge,fps")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=1234)
@@ -389,12 +423,17 @@ def main(argv: Optional[list[str]] = None) -> int:
         res["speed"] = measure_fps(bundle)
         log.info("speed %s", res["speed"])
     if "colour" not in skip:
-        for name, held in (("held_in", False), ("paraphrase", True)):
-            r = eval_prompts(bundle, a.prompts, a.blocks, a.seed, held)
+        for name, held, held_colour in (("held_in", False, True), ("paraphrase", True, True),
+                                        ("paraphrase_known_colour_names", True, False)):
+            r = eval_prompts(bundle, a.prompts, a.blocks, a.seed, held, held_colour)
             save_strip(out / f"strip_{name}.png", r["_rows"])
             res[name] = r
-            log.info("%s colour %.3f (relative %.3f) direction %s teleport %s", name, r["colour_obeyed"],
-                     r["colour_obeyed_relative"], r["direction_ok"], r["teleport_pairs"])
+            log.info("%s colour %.3f (relative %.3f) direction %s teleport %s area %.2f", name,
+                     r["colour_obeyed"], r["colour_obeyed_relative"], r["direction_ok"], r["teleport_pairs"],
+                     r["object_area_ratio"])
+        res["text_colour_ceiling"] = text_colour_ceiling()
+        log.info("text encoder's own colour agreement on held-out words %.2f",
+                 res["text_colour_ceiling"]["agreement"])
     if "purge" not in skip:
         r = eval_purge(bundle, a.purge_pairs, a.seed)
         save_strip(out / "strip_purge.png", [(f"switch, {k}", v) for k, v in r["_strips"].items()])
@@ -419,12 +458,15 @@ def main(argv: Optional[list[str]] = None) -> int:
                      r["flicker_ratio"])
         save_drift_plot(out / "drift.png", drift_runs, 3)
     (out / "metrics.json").write_text(json.dumps(_public(res), indent=1))
-    print(json.dumps(_public({k: v for k, v in res.items() if k not in ("held_in", "paraphrase")}), indent=1)[:3000])
-    for k in ("held_in", "paraphrase"):
+    print(json.dumps(_public({k: v for k, v in res.items()
+                             if k not in ("held_in", "paraphrase", "paraphrase_known_colour_names")}), indent=1)[:3000])
+    for k in ("held_in", "paraphrase", "paraphrase_known_colour_names"):
         if k in res:
             print(k, "colour", round(res[k]["colour_obeyed"], 3), "relative", round(res[k]["colour_obeyed_relative"], 3),
-                  "direction", res[k]["direction_ok"],
-                  "teleport", res[k]["teleport_pairs"])
+                  "direction", res[k]["direction_ok"], "teleport", res[k]["teleport_pairs"],
+                  "area", round(res[k]["object_area_ratio"], 2))
+    if "text_colour_ceiling" in res:
+        print("text encoder colour agreement", round(res["text_colour_ceiling"]["agreement"], 3))
     return 0
 
 

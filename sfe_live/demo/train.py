@@ -7,12 +7,21 @@ Two stages, both on the procedural world of ``sfe_live.demo.world``:
    (one timestep per block). A block-causal mask lets noisy block i see the clean blocks
    before it and itself, and clean block i the clean blocks up to i -- exactly what the
    streaming loop's KV cache shows the model. Flow-matching loss on the noisy copy.
-2. **self forcing** -- the model rolls a clip out with the engine's own 4-step sampler and
-   KV cache (no gradient): block 0 is real, the next blocks are the model's, and the target
-   block's noisy input is taken from the model's own sampler trajectory. The loss asks for
-   the real next block from that context (context noise added; sometimes the prompt's colour
-   switches at the target block, so the model learns to obey a new prompt against its
-   cache). Teacher-forcing batches stay mixed in.
+2. **the model's own context**, one of two objectives (``--stage2``):
+
+   * ``predicted`` (default) -- the context blocks are the model's own one-step predictions
+     of the real clip (from a noisy copy at the engine's steps, mostly the last one, whose x0
+     is what the engine writes into its cache; no gradient), and the loss asks for the real
+     clip. Context and target stay the same scene, so positions still have to be continued.
+     Sometimes the colour and its caption switch at a block (a prompt change without purge).
+   * ``rollout`` (self forcing proper) -- the model rolls a clip out with the engine's own
+     4-step sampler and KV cache (no gradient): block 0 is real, the next blocks are the
+     model's, and the target block's noisy input is taken from the model's own sampler
+     trajectory. The loss asks for the real next block from that context (sometimes with a
+     colour switch at the target block). The rolled-out context is a different scene from
+     the real target, which teaches the model to distrust its context for shape and place.
+
+   Teacher-forcing batches stay mixed in.
 
 Timesteps are mostly the engine's warped steps (1000, 750, 500, 250 at shift 5). Seeded;
 progress goes to the log; the weights are saved atomically to ``--out`` every few minutes,
@@ -22,9 +31,11 @@ and ``--resume`` continues from the weights shipped there.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import logging
+import math
 import os
 import random
 import sys
@@ -148,7 +159,8 @@ class CaptionBank:
             self.index[lab] = list(range(len(texts), len(texts) + len(pick)))
             texts.extend(pick)
         self.texts = texts
-        key = f"{per_label}-{seed}-{len(texts)}-{TEXT_LEN}"
+        digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+        key = f"{per_label}-{seed}-{len(texts)}-{TEXT_LEN}-{digest}"    # the captions themselves
         if cache.exists():
             obj = torch.load(cache)
             if obj.get("key") == key:
@@ -213,6 +225,17 @@ class Trainer:
         self.history: list[dict] = []
         if args.resume:
             self._load()
+        # the shipped weights are an exponential moving average of the trained ones (as the
+        # reference's generator_ema); training itself continues from the raw weights
+        self.ema = {k: v.detach().clone() for k, v in self.dit.state_dict().items()} if args.ema > 0 else None
+        raw = self.work / "dit_raw.safetensors"
+        if args.resume and self.ema is not None and raw.exists():
+            from safetensors.torch import load_file
+            try:
+                self.dit.load_state_dict(load_file(str(raw)))
+                log.info("training continues from the raw weights in %s", raw)
+            except Exception as exc:  # a different model: keep the shipped weights
+                log.warning("raw weights not loaded: %s", exc)
         self.dit.train().requires_grad_(True)
         self.opt = torch.optim.AdamW(self.dit.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.01)
         opt_path = self.work / "optimizer.pt"
@@ -223,6 +246,7 @@ class Trainer:
                     g["lr"] = args.lr
             except Exception as exc:  # a different model: start the optimiser fresh
                 log.warning("optimizer state not loaded: %s", exc)
+        self.ema_steps = 0
         self.bank = CaptionBank(args.captions_per_label, args.seed, self.work / "captions.pt")
         self.sched = make_schedule(5.0, 1000)
         self.steps_t = warp_steps(STEPS)                       # warped timesteps [4]
@@ -245,13 +269,31 @@ class Trainer:
             self.history = st.get("history", [])
         log.info("resumed from %s at step %d", path, self.step)
 
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        if self.ema is None:
+            return
+        d = min(self.args.ema, (1 + self.ema_steps) / (10 + self.ema_steps))
+        self.ema_steps += 1
+        for k, v in self.dit.state_dict().items():
+            e = self.ema[k]
+            if e.is_floating_point():
+                e.lerp_(v.detach(), 1 - d)
+            else:
+                e.copy_(v)
+
     def save(self) -> None:
         from safetensors.torch import save_file
         self.out.mkdir(parents=True, exist_ok=True)
-        sd = {k: v.detach().contiguous().clone() for k, v in self.dit.state_dict().items()}
+        raw = {k: v.detach().contiguous().clone() for k, v in self.dit.state_dict().items()}
+        sd = {k: v.contiguous().clone() for k, v in self.ema.items()} if self.ema is not None else raw
         tmp = self.out / "dit.safetensors.tmp"
         save_file(sd, str(tmp))
         os.replace(tmp, self.out / "dit.safetensors")
+        if self.ema is not None:
+            tmp = self.work / "dit_raw.safetensors.tmp"
+            save_file(raw, str(tmp))
+            os.replace(tmp, self.work / "dit_raw.safetensors")
         meta = model_meta(self.cfg, self.codec.config)
         if self.codec.config.project_rank > 0:
             tmp = self.out / "codec.safetensors.tmp"
@@ -292,28 +334,56 @@ class Trainer:
         amp = torch.rand(z.shape[0], 1, 1, 1, 1) * self.args.context_noise
         return z + amp * torch.randn_like(z)
 
-    # -- stage 1 ---------------------------------------------------------------------------------
-    def tf_loss(self, batch: int) -> torch.Tensor:
+    # -- stage 1 (and the predicted-context variant of stage 2) ----------------------------------
+    def tf_loss(self, batch: int, predicted_context: bool = False, switch_prob: float = 0.0) -> torch.Tensor:
+        """Flow-matching loss on every block of a clip, each seeing the clean blocks before it.
+
+        ``predicted_context``: the context blocks are replaced by the model's own one-step
+        predictions of them (from a noisy copy at one of the engine's steps, no gradient), so
+        the model learns to continue from the slightly wrong frames it writes into its cache
+        at inference, while context and target stay the same scene. ``switch_prob``: the
+        object's colour switches at a random block and the caption with it, as a prompt change
+        without a purge does in the engine.
+        """
         fpb = FRAMES_PER_BLOCK
         # short clips are cheap (attention is quadratic); the full window now and then
         nb = CONTEXT_BLOCKS + 1 if self.rng.random() < self.args.full_clip_prob else self.rng.randint(3, 5)
         n = nb * fpb
-        z, labs, _, wgt = clip_batch(self.rng, self.codec, batch, n, object_weight=self.args.object_weight)
-        emb = self.bank.sample(labs, self.rng)
+        j = self.rng.randint(1, nb - 1) if self.rng.random() < switch_prob else 0   # first block of caption B
+        z, labs, labs2, wgt = clip_batch(self.rng, self.codec, batch, n, switch_at=j * fpb if j else None,
+                                         object_weight=self.args.object_weight)
+        emb_a = self.bank.sample(labs, self.rng)
+        blocks = [i // fpb for i in range(n)] * 2
+        kinds = [0] * n + [1] * n
+        mask = block_mask(kinds, blocks, self.S)
+        pos = torch.arange(n).repeat(2)
+        L = n * self.S                                                   # tokens per copy
+        if j:
+            ca, cb = self.dit.cross_kv(emb_a), self.dit.cross_kv(self.bank.sample(labs2, self.rng))
+            cut = j * fpb * self.S
+            spans = [(0, cut, ca), (cut, L, cb), (L, L + cut, ca), (L + cut, 2 * L, cb)]
+        else:
+            spans = [(0, 2 * L, self.dit.cross_kv(emb_a))]
+        context = z
+        if predicted_context:
+            with torch.no_grad():
+                # mostly the last step: its x0 is what the engine writes into the cache
+                idx = torch.tensor([3 if self.rng.random() < 0.7 else self.rng.randrange(4) for _ in range(batch * nb)])
+                t_p, s_p = self.steps_t[idx].float(), self.sigmas[idx].float()
+                s_p = s_p.view(batch, nb).repeat_interleave(fpb, 1)[..., None, None, None]
+                xt_p = (1 - s_p) * z + s_p * torch.randn_like(z)
+                x = torch.cat([z, xt_p], 1)
+                t = torch.cat([torch.zeros(batch, n), t_p.view(batch, nb).repeat_interleave(fpb, 1)], 1)
+                context = xt_p - s_p * seq_forward(self.dit, x, t, pos, mask, spans)[:, n:]
         t_blk, s_blk = self.sample_t(batch * nb)
         t_blk, s_blk = t_blk.view(batch, nb), s_blk.view(batch, nb)
         t_fr = t_blk.repeat_interleave(fpb, 1)                          # [B, n]
         s_fr = s_blk.repeat_interleave(fpb, 1)[..., None, None, None]
         eps = torch.randn_like(z)
         xt = (1 - s_fr) * z + s_fr * eps
-        x = torch.cat([self.context_noise(z), xt], 1)
+        x = torch.cat([self.context_noise(context), xt], 1)
         t = torch.cat([torch.zeros(batch, n), t_fr], 1)
-        blocks = [i // fpb for i in range(n)] * 2
-        kinds = [0] * n + [1] * n
-        mask = block_mask(kinds, blocks, self.S)
-        pos = torch.arange(n).repeat(2)
-        cross = self.dit.cross_kv(emb)
-        v = seq_forward(self.dit, x, t, pos, mask, [(0, 2 * n * self.S, cross)])
+        v = seq_forward(self.dit, x, t, pos, mask, spans)
         return weighted_mse(v[:, n:], eps - z, wgt)
 
     # -- stage 2 ---------------------------------------------------------------------------------
@@ -401,14 +471,22 @@ class Trainer:
             log.info("stage %s for %.1f min (batch %d, lr %.2g)", stage, minutes, a.batch, a.lr)
             while time.time() - t_stage < minutes * 60:
                 warm = min(1.0, (self.step + 1) / a.warmup) if not a.resume else 1.0
+                frac = min(1.0, (time.time() - t_stage) / (minutes * 60))
+                lr = a.lr_min + (a.lr - a.lr_min) * 0.5 * (1 + math.cos(math.pi * frac))   # cosine over the stage
                 for g in self.opt.param_groups:
-                    g["lr"] = a.lr * warm
+                    g["lr"] = lr * warm
                 use_sf = stage == "2" and self.rng.random() >= a.tf_mix
-                loss = self.sf_loss(a.batch) if use_sf else self.tf_loss(a.batch)
+                if not use_sf:
+                    loss = self.tf_loss(a.batch)
+                elif a.stage2 == "rollout":
+                    loss = self.sf_loss(a.batch)
+                else:
+                    loss = self.tf_loss(a.batch, predicted_context=True, switch_prob=a.switch_prob)
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(self.dit.parameters(), 1.0)
                 self.opt.step()
+                self.update_ema()
                 self.step += 1
                 self.stage_steps[stage] += 1
                 losses["sf" if use_sf else "tf"].append(float(loss.detach()))
@@ -418,7 +496,8 @@ class Trainer:
                            "sf": float(np.mean(losses["sf"])) if losses["sf"] else None}
                     self.history.append(rec)
                     losses = {"tf": [], "sf": []}
-                    log.info("step %d stage %s %.1f min  tf loss %s  sf loss %s", self.step, stage, rec["min"],
+                    log.info("step %d stage %s %.1f min lr %.2g  tf loss %s  sf loss %s", self.step, stage, rec["min"],
+                             self.opt.param_groups[0]["lr"],
                              f"{rec['tf']:.4f}" if rec["tf"] is not None else "-",
                              f"{rec['sf']:.4f}" if rec["sf"] is not None else "-")
                 if time.time() - last_save > a.save_minutes * 60:
@@ -443,9 +522,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--stage2-minutes", type=float, default=45.0)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=6e-4)
+    p.add_argument("--lr-min", type=float, default=1e-4, help="end of each stage's cosine learning-rate decay")
+    p.add_argument("--ema", type=float, default=0.998,
+                   help="decay of the weight average that is shipped (0 = ship the raw weights)")
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--context-noise", type=float, default=0.1, help="max std of noise added to context latents")
-    p.add_argument("--switch-prob", type=float, default=0.3, help="stage 2: colour switch at the target block")
+    p.add_argument("--stage2", choices=("predicted", "rollout"), default="predicted",
+                   help="stage 2 objective: the real clip continued from the model's own predictions of "
+                        "its context (predicted), or from the model's free rollout (rollout)")
+    p.add_argument("--switch-prob", type=float, default=0.3,
+                   help="stage 2: chance that the colour and its caption switch at a block")
     p.add_argument("--tf-mix", type=float, default=0.3, help="stage 2: fraction of teacher-forcing batches")
     p.add_argument("--codec-rank", type=int, default=8,
                    help="rank of the codec's decode projection (0 = plain space-to-depth)")
@@ -453,7 +539,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                    help="extra loss weight on pixels the object covers (objects are ~5 %% of a frame)")
     p.add_argument("--full-clip-prob", type=float, default=0.25,
                    help="stage 1: fraction of clips with the full 7-block window (else 3-5 blocks)")
-    p.add_argument("--captions-per-label", type=int, default=4)
+    p.add_argument("--captions-per-label", type=int, default=8)
     p.add_argument("--save-minutes", type=float, default=3.0)
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--threads", type=int, default=2)

@@ -31,9 +31,18 @@ BACKGROUNDS = ("black", "night sky", "sunset", "grid")
 SPEEDS = (1.0, 1.5, 2.0)          # pixels per frame
 
 # -- training vocabulary ----------------------------------------------------------------------
-COLOUR_WORDS = {c: [c] for c in COLOURS}
-COLOUR_WORDS["purple"] += ["violet"]
-COLOUR_WORDS["cyan"] += ["aqua"]
+# Many names per colour: the text encoder's colour geometry is learned from these anchors, and
+# an unseen colour word (``HELD_COLOUR``) lands somewhere between them.
+COLOUR_WORDS = {
+    "red": ["red", "cherry", "ruby", "rose", "strawberry", "cardinal"],
+    "green": ["green", "jade", "grass green", "mint", "clover", "forest green"],
+    "blue": ["blue", "sapphire", "cobalt", "royal blue", "ultramarine", "cornflower"],
+    "yellow": ["yellow", "canary", "sunflower", "butter", "banana", "daffodil"],
+    "purple": ["purple", "violet", "plum", "lilac", "grape", "orchid", "amethyst"],
+    "orange": ["orange", "pumpkin", "apricot", "carrot", "mango", "marigold"],
+    "white": ["white", "pearl", "milky", "chalk", "cotton", "porcelain"],
+    "cyan": ["cyan", "aqua", "aquamarine", "seafoam", "cerulean", "glacier"],
+}
 OBJECT_WORDS = {
     "circle": ["circle", "ball", "disc", "dot"], "square": ["square", "box", "block"],
     "triangle": ["triangle"], "star": ["star"], "ring": ["ring", "hoop", "donut"],
@@ -125,10 +134,15 @@ def all_captions(colour: str, obj: str, motion: str, background: str) -> list[st
     return sorted(set(out))
 
 
-def paraphrase(scene: Scene, rng: random.Random) -> str:
-    """A caption built from the held-out vocabulary (words no training caption uses)."""
+def paraphrase(scene: Scene, rng: random.Random, held_colour: bool = True) -> str:
+    """A caption built from the held-out vocabulary (words no training caption uses).
+
+    ``held_colour=False`` keeps the plain colour name (the rest stays unseen), which separates
+    what the text encoder knows about colour words from how the model copes with new phrasing.
+    """
     t = rng.choice(HELD_TEMPLATES)
-    return t.format(c=rng.choice(HELD_COLOUR[scene.colour]), o=rng.choice(HELD_OBJECT[scene.obj]),
+    colour = rng.choice(HELD_COLOUR[scene.colour]) if held_colour else scene.colour
+    return t.format(c=colour, o=rng.choice(HELD_OBJECT[scene.obj]),
                     m=rng.choice(HELD_MOTION[scene.motion]), b=rng.choice(HELD_BG[scene.background]))
 
 

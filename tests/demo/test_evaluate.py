@@ -42,3 +42,22 @@ def test_relative_colour_counts_faint_objects():
     faint = (fr.astype(np.float32) * 0.4).astype(np.uint8)       # a dim cyan the strict test misses
     assert E.frame_colours(faint) == [None, None]
     assert E.frame_colours_relative(faint, "black") == ["cyan", "cyan"]
+
+
+def test_object_area_measures_the_object_not_the_background():
+    rng = random.Random(3)
+    s = W.random_scene(rng, colour="yellow", obj="square", motion="right", background="sunset")
+    fr = W.render(s, 3)
+    area = E.object_area(fr, "yellow", "sunset")
+    side = 2 * 0.8 * s.radius
+    assert 0.7 * side ** 2 < area < 1.3 * side ** 2
+    big = W.render(W.Scene(**{**s.__dict__, "radius": 2 * s.radius}), 3)
+    assert E.object_area(big, "yellow", "sunset") > 3 * area
+    assert E.object_area(fr, "cyan", "sunset") == 0.0
+
+
+def test_paraphrase_can_keep_the_colour_name():
+    rng = random.Random(4)
+    s = W.random_scene(rng, colour="orange")
+    text = W.paraphrase(s, rng, held_colour=False)
+    assert "orange" in text and not any(w in text for w in W.HELD_COLOUR["orange"])

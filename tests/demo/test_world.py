@@ -24,7 +24,12 @@ def test_issue_vocabulary_is_covered():
     for b in ("black", "night sky", "sunset", "grid"):
         assert b in W.BACKGROUNDS
     caps = W.all_captions("red", "circle", "left", "night sky")
-    assert len(caps) > 50 and all("red" in c for c in caps)
+    assert len(caps) > 50 and all(any(w in c for w in W.COLOUR_WORDS["red"]) for c in caps)
+    assert any(c.startswith("a red ") for c in caps)
+    # held-out colour words never appear in a training colour name
+    held = {w for ws in W.HELD_COLOUR.values() for w in ws}
+    names = {t for ws in W.COLOUR_WORDS.values() for w in ws for t in w.split()}
+    assert not held & names
 
 
 def test_paraphrases_use_words_training_never_sees():
