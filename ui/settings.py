@@ -18,12 +18,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
+
+from sfe_live.show.tomlio import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -179,19 +179,6 @@ class SettingsStore:
         """Write atomically; an unwritable folder is logged, not raised."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            text = json.dumps(settings.to_dict(), indent=2, sort_keys=True)
-            fd, tmp = tempfile.mkstemp(prefix=".ui-settings.", suffix=".tmp", dir=str(self.folder))
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    fh.write(text)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, self.path)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+            atomic_write_text(self.path, json.dumps(settings.to_dict(), indent=2, sort_keys=True))
         except OSError:
             log.exception("could not save settings to %s", self.path)

@@ -42,6 +42,8 @@ PROTOS = np.array([W.COLOURS[c] for c in NAMES], np.float32)      # [8, 3]
 TAU = 70.0          # max RGB distance to a prototype
 MIN_PX = 20         # pixels an object needs to count as present
 FPS = 16
+# the colour tests: name -> (paraphrase with unseen words, unseen colour word too)
+PROMPT_TESTS = {"held_in": (False, True), "paraphrase": (True, True), "paraphrase_known_colour_names": (True, False)}
 
 
 # -- frame analysis (pure numpy, fast) ---------------------------------------------------------------
@@ -69,9 +71,14 @@ def background_counts(name: str) -> np.ndarray:
     return _BG_CACHE[name]
 
 
+def object_counts(frames: np.ndarray, background: str) -> np.ndarray:
+    """[T, 8] pixels nearest each named colour, less what the bare background has of it."""
+    return colour_counts(frames) - background_counts(background)[None]
+
+
 def frame_colours(frames: np.ndarray, background: str = "black") -> list[Optional[str]]:
     """The dominant object colour of each frame (None = no object)."""
-    c = colour_counts(frames) - background_counts(background)[None]
+    c = object_counts(frames, background)
     best = c.argmax(-1)
     return [NAMES[b] if c[i, b] >= MIN_PX else None for i, b in enumerate(best)]
 
@@ -173,7 +180,7 @@ def rollout(bundle: Any, prompt: str, blocks: int, seed: int, **kw: Any) -> np.n
 
 def object_area(frames: np.ndarray, colour: str, background: str) -> float:
     """Mean pixels per frame of ``colour`` (within TAU), less what the bare background has."""
-    c = colour_counts(frames)[:, NAMES.index(colour)] - background_counts(background)[NAMES.index(colour)]
+    c = object_counts(frames, background)[:, NAMES.index(colour)]
     return float(np.clip(c, 0, None).mean())
 
 
@@ -213,17 +220,15 @@ def eval_prompts(bundle: Any, n: int, blocks: int, seed: int, held_out: bool, he
             "runs": per, "_rows": rows}
 
 
-def text_colour_ceiling() -> dict[str, Any]:
+def text_colour_ceiling(encoder: Any) -> dict[str, Any]:
     """What the text encoder itself knows: for every held-out colour word, the training colour
     whose names are most similar to it (MiniLM sentence embeddings of "a <word> object", max
     over a colour's names). A model conditioned on this encoder can hardly beat this on
-    paraphrases, whatever it learns."""
-    from sfe_live.model.text import MiniLMTextEncoder
-    enc = MiniLMTextEncoder(20)
+    paraphrases, whatever it learns. ``encoder``: the bundle's MiniLM (``encode_pooled``)."""
     train = [(c, w) for c in NAMES for w in W.COLOUR_WORDS[c]]
     held = [(c, w) for c in NAMES for w in W.HELD_COLOUR[c]]
-    a = enc.encode_pooled([f"a {w} object" for _, w in train])
-    b = enc.encode_pooled([f"a {w} object" for _, w in held])
+    a = encoder.encode_pooled([f"a {w} object" for _, w in train])
+    b = encoder.encode_pooled([f"a {w} object" for _, w in held])
     sim = b @ a.T                                                            # [held, train]
     score = torch.stack([sim[:, [i for i, (c, _) in enumerate(train) if c == k]].max(1).values
                          for k in NAMES], 1)
@@ -423,15 +428,14 @@ def main(argv: Optional[list[str]] = None) -> int:
         res["speed"] = measure_fps(bundle)
         log.info("speed %s", res["speed"])
     if "colour" not in skip:
-        for name, held, held_colour in (("held_in", False, True), ("paraphrase", True, True),
-                                        ("paraphrase_known_colour_names", True, False)):
+        for name, (held, held_colour) in PROMPT_TESTS.items():
             r = eval_prompts(bundle, a.prompts, a.blocks, a.seed, held, held_colour)
             save_strip(out / f"strip_{name}.png", r["_rows"])
             res[name] = r
             log.info("%s colour %.3f (relative %.3f) direction %s teleport %s area %.2f", name,
                      r["colour_obeyed"], r["colour_obeyed_relative"], r["direction_ok"], r["teleport_pairs"],
                      r["object_area_ratio"])
-        res["text_colour_ceiling"] = text_colour_ceiling()
+        res["text_colour_ceiling"] = text_colour_ceiling(bundle.text.encoder)
         log.info("text encoder's own colour agreement on held-out words %.2f",
                  res["text_colour_ceiling"]["agreement"])
     if "purge" not in skip:
@@ -458,9 +462,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                      r["flicker_ratio"])
         save_drift_plot(out / "drift.png", drift_runs, 3)
     (out / "metrics.json").write_text(json.dumps(_public(res), indent=1))
-    print(json.dumps(_public({k: v for k, v in res.items()
-                             if k not in ("held_in", "paraphrase", "paraphrase_known_colour_names")}), indent=1)[:3000])
-    for k in ("held_in", "paraphrase", "paraphrase_known_colour_names"):
+    print(json.dumps(_public({k: v for k, v in res.items() if k not in PROMPT_TESTS}), indent=1)[:3000])
+    for k in PROMPT_TESTS:
         if k in res:
             print(k, "colour", round(res[k]["colour_obeyed"], 3), "relative", round(res[k]["colour_obeyed_relative"], 3),
                   "direction", res[k]["direction_ok"], "teleport", res[k]["teleport_pairs"],

@@ -202,6 +202,11 @@ def clip_batch(rng: random.Random, codec: PixelCodec, batch: int, frames: int, s
     return codec.pixels_to_latents(px), labs, labs2, wgt
 
 
+def per_frame(per_block: torch.Tensor, batch: int) -> torch.Tensor:
+    """``[B * blocks]`` values, one per block -> ``[B, blocks * frames_per_block]``, one per frame."""
+    return per_block.view(batch, -1).repeat_interleave(FRAMES_PER_BLOCK, 1)
+
+
 def weighted_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return ((pred - target) ** 2 * weight).sum() / weight.sum()
 
@@ -228,6 +233,7 @@ class Trainer:
         # the shipped weights are an exponential moving average of the trained ones (as the
         # reference's generator_ema); training itself continues from the raw weights
         self.ema = {k: v.detach().clone() for k, v in self.dit.state_dict().items()} if args.ema > 0 else None
+        self.ema_steps = 0
         raw = self.work / "dit_raw.safetensors"
         if args.resume and self.ema is not None and raw.exists():
             from safetensors.torch import load_file
@@ -246,7 +252,6 @@ class Trainer:
                     g["lr"] = args.lr
             except Exception as exc:  # a different model: start the optimiser fresh
                 log.warning("optimizer state not loaded: %s", exc)
-        self.ema_steps = 0
         self.bank = CaptionBank(args.captions_per_label, args.seed, self.work / "captions.pt")
         self.sched = make_schedule(5.0, 1000)
         self.steps_t = warp_steps(STEPS)                       # warped timesteps [4]
@@ -286,7 +291,7 @@ class Trainer:
         from safetensors.torch import save_file
         self.out.mkdir(parents=True, exist_ok=True)
         raw = {k: v.detach().contiguous().clone() for k, v in self.dit.state_dict().items()}
-        sd = {k: v.contiguous().clone() for k, v in self.ema.items()} if self.ema is not None else raw
+        sd = {k: v.contiguous() for k, v in self.ema.items()} if self.ema is not None else raw
         tmp = self.out / "dit.safetensors.tmp"
         save_file(sd, str(tmp))
         os.replace(tmp, self.out / "dit.safetensors")
@@ -369,16 +374,14 @@ class Trainer:
             with torch.no_grad():
                 # mostly the last step: its x0 is what the engine writes into the cache
                 idx = torch.tensor([3 if self.rng.random() < 0.7 else self.rng.randrange(4) for _ in range(batch * nb)])
-                t_p, s_p = self.steps_t[idx].float(), self.sigmas[idx].float()
-                s_p = s_p.view(batch, nb).repeat_interleave(fpb, 1)[..., None, None, None]
+                t_p, s_p = per_frame(self.steps_t[idx].float(), batch), per_frame(self.sigmas[idx].float(), batch)
+                s_p = s_p[..., None, None, None]
                 xt_p = (1 - s_p) * z + s_p * torch.randn_like(z)
                 x = torch.cat([z, xt_p], 1)
-                t = torch.cat([torch.zeros(batch, n), t_p.view(batch, nb).repeat_interleave(fpb, 1)], 1)
+                t = torch.cat([torch.zeros(batch, n), t_p], 1)
                 context = xt_p - s_p * seq_forward(self.dit, x, t, pos, mask, spans)[:, n:]
         t_blk, s_blk = self.sample_t(batch * nb)
-        t_blk, s_blk = t_blk.view(batch, nb), s_blk.view(batch, nb)
-        t_fr = t_blk.repeat_interleave(fpb, 1)                          # [B, n]
-        s_fr = s_blk.repeat_interleave(fpb, 1)[..., None, None, None]
+        t_fr, s_fr = per_frame(t_blk, batch), per_frame(s_blk, batch)[..., None, None, None]   # [B, n]
         eps = torch.randn_like(z)
         xt = (1 - s_fr) * z + s_fr * eps
         x = torch.cat([self.context_noise(context), xt], 1)

@@ -8,14 +8,20 @@ from sfe_live.model.cache import KVCache
 from sfe_live.model.checkpoints import random_dit
 
 
-def test_masked_sequence_matches_streaming_step():
+def _tiny(seed: int):
+    """A tiny DiT, 2 clean context blocks + 1 noisy block of 3 frames (4 tokens each), batch 2."""
     cfg = DiTConfig(patch_size=(1, 4, 4), in_dim=48, out_dim=48, dim=40, ffn_dim=80, num_heads=2,
                     num_layers=2, freq_dim=32, text_dim=24, text_len=6)
-    dit = random_dit(cfg, seed=1)
+    dit = random_dit(cfg, seed=seed)
     s, b = 4, 2
     z, xn = torch.randn(b, 6, 48, 8, 8), torch.randn(b, 3, 48, 8, 8)
-    cross = dit.cross_kv(torch.randn(b, 6, 24))
     cache = KVCache.empty(cfg.num_layers, b, 9, s, cfg.num_heads, cfg.head_dim)
+    return dit, s, b, z, xn, cache
+
+
+def test_masked_sequence_matches_streaming_step():
+    dit, s, b, z, xn, cache = _tiny(1)
+    cross = dit.cross_kv(torch.randn(b, 6, 24))
     with torch.no_grad():
         for j in range(2):
             pos = cache.block_positions(3)
@@ -31,13 +37,8 @@ def test_masked_sequence_matches_streaming_step():
 
 def test_prompt_switch_spans_match_streaming_with_a_new_prompt():
     """Stage 2's colour switch: blocks written after the switch see caption B, the ones before A."""
-    cfg = DiTConfig(patch_size=(1, 4, 4), in_dim=48, out_dim=48, dim=40, ffn_dim=80, num_heads=2,
-                    num_layers=2, freq_dim=32, text_dim=24, text_len=6)
-    dit = random_dit(cfg, seed=2)
-    s, b = 4, 2
-    z, xn = torch.randn(b, 6, 48, 8, 8), torch.randn(b, 3, 48, 8, 8)
+    dit, s, b, z, xn, cache = _tiny(2)
     ca, cb = dit.cross_kv(torch.randn(b, 6, 24)), dit.cross_kv(torch.randn(b, 6, 24))
-    cache = KVCache.empty(cfg.num_layers, b, 9, s, cfg.num_heads, cfg.head_dim)
     with torch.no_grad():
         for j, cross in enumerate((ca, cb)):
             pos = cache.block_positions(3)
