@@ -14,7 +14,10 @@ import torch  # noqa: E402
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = Path(os.environ.get("SFE_LIVE_FIXTURES", REPO.parent / "shared" / "fixtures"))
+# The golden fixtures live in the repository (tests/fixtures/, copied from ../shared/fixtures/, which
+# stays the source: see tests/fixtures/SOURCE.md) so a fresh clone with nothing beside it passes.
+FIXTURES = Path(os.environ.get("SFE_LIVE_FIXTURES", REPO / "tests" / "fixtures"))
+SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
 
 
 @pytest.fixture(scope="session")
