@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from sfe_live.show.tomlio import atomic_write_text
+from sfe_live.io import atomic_write_text, config_dir
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +31,6 @@ SCHEMA = 2
 FILE_NAME = "ui-settings.json"
 KEYS_FILE = "keys.toml"
 PREVIEW_PATHS = ("auto", "gl", "raster")
-
-
-def config_dir() -> Path:
-    """The settings folder: ``$SFE_LIVE_CONFIG_DIR`` or the platform's user config folder (shared with
-    the core's cue lists, controller profiles and bindings)."""
-    from sfe_live.show.presets import config_dir as core_config_dir
-    return Path(core_config_dir())
 
 
 @dataclass

@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Union
 from sfe_live.engine.commands import Command
 from sfe_live.show.cues import CueList, CuePlayer
 from sfe_live.show.presets import list_profiles, resolve
-from sfe_live.show.tomlio import DataFileError
+from sfe_live.io import DataFileError
 
 from .actions import DEFAULT_REGISTRY, ActionRegistry
 from .audio import AudioInput

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import logging
 
+from sfe_live.availability import doctor_line
+from sfe_live.ndi_runtime import ndi_availability
+
 log = logging.getLogger(__name__)
 
 __all__ = ["doctor_lines"]
 
 
-def _line(ok: bool, name: str, text: str) -> str:
-    first, *rest = text.splitlines() or [""]
-    head = f"{'ok' if ok else '--'} {name:<16} {first}"
-    return "\n".join([head, *(" " * 20 + r.strip() for r in rest)])
+_line = doctor_line
 
 
 def doctor_lines() -> list[str]:
@@ -55,8 +55,6 @@ def _vcam_line() -> str:
 
 
 def _ndi_line() -> str:
-    from .ndi import ndi_availability
-
     avail = ndi_availability()
     if avail:
         import NDIlib

@@ -1,8 +1,8 @@
 """NDI output: the show as a network video source for Resolume, TouchDesigner, OBS, vMix.
 
-Uses ``ndi-python`` (module ``NDIlib``, MIT; it bundles Vizrt's NDI runtime, free to redistribute
-under the NDI SDK licence), an optional extra: ``pip install 'sfe-live[ndi]'``. The sender is not
-clocked by NDI (``clock_video=False``): the playout already paces frames at the model's fps.
+The runtime is ``ndi-python``'s, loaded once by ``sfe_live.ndi_runtime`` (an optional extra:
+``pip install 'sfe-live[ndi]'``). The sender is not clocked by NDI (``clock_video=False``): the
+playout already paces frames at the model's fps.
 
 Discovery is NDI's own (mDNS on the LAN, or a discovery server / extra IPs from the NDI config
 file that ``NDI_CONFIG_DIR`` points to).
@@ -11,48 +11,28 @@ file that ``NDI_CONFIG_DIR`` points to).
 from __future__ import annotations
 
 import logging
-import threading
 from fractions import Fraction
 from typing import Any, Optional
 
 import numpy as np
 
-from .sink import Availability, SinkError
+from sfe_live import ndi_runtime
+from sfe_live.availability import Availability
+from sfe_live.ndi_runtime import NDIUnavailable, ndi_availability
+
+from .sink import SinkError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NDISink", "ndi_availability", "INSTALL_NDI_MESSAGE"]
-
-INSTALL_NDI_MESSAGE = "NDI needs the optional extra: pip install 'sfe-live[ndi]' (ndi-python)"
-
-_init_lock = threading.Lock()
-_initialised: Optional[bool] = None
+__all__ = ["NDISink"]
 
 
 def load_ndi() -> Any:
-    """Import NDIlib and initialise the runtime once per process; raises SinkError when impossible."""
-    global _initialised
+    """The NDI runtime (``sfe_live.ndi_runtime``); raises SinkError when it cannot work here."""
     try:
-        import NDIlib
-    except ImportError as exc:
-        raise SinkError(INSTALL_NDI_MESSAGE) from exc
-    with _init_lock:
-        if _initialised is None:
-            if not NDIlib.is_supported_CPU():
-                _initialised = False
-            else:
-                _initialised = bool(NDIlib.initialize())
-        if not _initialised:
-            raise SinkError("the NDI runtime did not start on this machine (unsupported CPU?)")
-    return NDIlib
-
-
-def ndi_availability() -> Availability:
-    try:
-        load_ndi()
-    except SinkError as exc:
-        return Availability(False, str(exc))
-    return Availability(True)
+        return ndi_runtime.load_ndi()
+    except NDIUnavailable as exc:
+        raise SinkError(str(exc)) from exc
 
 
 class NDISink:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+from sfe_live.availability import doctor_line
+from sfe_live.ndi_runtime import ndi_availability
+
 __all__ = ["doctor_lines"]
 
 
-def _line(ok: bool, name: str, text: str) -> str:
-    first, *rest = text.splitlines() or [""]
-    head = f"{'ok' if ok else '--'} {name:<16} {first}"
-    return "\n".join([head, *(" " * 20 + r.strip() for r in rest)])
+_line = doctor_line
 
 
 def doctor_lines() -> list[str]:
     from .camera import CameraSource, camera_format, list_cameras
-    from .ndi import ndi_in_availability
 
     lines = []
     try:
@@ -28,6 +27,6 @@ def doctor_lines() -> list[str]:
     cams = list_cameras()
     detail = f"{camera_format()}: {', '.join(cams)}" if cams else f"{camera_format()} input"
     lines.append(_line(bool(cam), "camera", detail if cam else cam.reason))
-    ndi = ndi_in_availability()
+    ndi = ndi_availability()
     lines.append(_line(bool(ndi), "NDI in", "ndi-python runtime loaded" if ndi else ndi.reason))
     return lines

@@ -12,37 +12,21 @@ import threading
 import time
 from typing import Any, Optional, Sequence
 
-from .base import Availability, SourceError, SourceState, ThreadedSource
+from sfe_live.availability import Availability
+from sfe_live.ndi_runtime import NDIUnavailable, load_ndi, ndi_availability
+
+from .base import SourceError, SourceState, ThreadedSource
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NDISource", "list_ndi_sources", "ndi_in_availability"]
-
-INSTALL_NDI_MESSAGE = "NDI input needs the optional extra: pip install 'sfe-live[ndi]' (ndi-python)"
-_init_lock = threading.Lock()
-_initialised: Optional[bool] = None
-
+__all__ = ["NDISource", "list_ndi_sources"]
 
 def _load() -> Any:
-    global _initialised
+    """The NDI runtime (``sfe_live.ndi_runtime``); raises SourceError when it cannot work here."""
     try:
-        import NDIlib
-    except ImportError as exc:
-        raise SourceError(INSTALL_NDI_MESSAGE) from exc
-    with _init_lock:
-        if _initialised is None:
-            _initialised = bool(NDIlib.is_supported_CPU() and NDIlib.initialize())
-        if not _initialised:
-            raise SourceError("the NDI runtime did not start on this machine (unsupported CPU?)")
-    return NDIlib
-
-
-def ndi_in_availability() -> Availability:
-    try:
-        _load()
-    except SourceError as exc:
-        return Availability(False, str(exc))
-    return Availability(True)
+        return load_ndi()
+    except NDIUnavailable as exc:
+        raise SourceError(str(exc)) from exc
 
 
 def _finder(lib: Any, extra_ips: Optional[Sequence[str]]) -> Any:
@@ -91,7 +75,7 @@ class NDISource(ThreadedSource):
         self._recv: Any = None
 
     def is_available(self) -> Availability:
-        return ndi_in_availability()
+        return ndi_availability()
 
     def _open_media(self) -> None:
         self._lib = _load()
