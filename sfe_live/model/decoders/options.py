@@ -15,7 +15,7 @@ from typing import Optional
 
 import torch
 
-from sfe_live.model.decoders.protocol import DECODERS, VideoDecoder
+from sfe_live.model.decoders.protocol import DECODERS, StreamState, VideoDecoder
 from sfe_live.model.decoders.taehv import TAEHV_FILENAMES, TAEHVConfig, find_taehv, load_taehv, random_taehv
 from sfe_live.model.files import ModelLoadError
 
@@ -64,3 +64,9 @@ def load_taehv_for(choice: DecoderChoice, folder: Optional[Path], z_dim: int, de
             raise ModelLoadError(f"{path}: TAEHV has {model.config.latent_channels} latent channels, "
                                  f"the model's latents have {z_dim}")
     return model
+
+
+def decoder_stats(decoder: VideoDecoder, state: StreamState) -> dict[str, object]:
+    """What ``sfe-live bench`` reports about the decoder (add to its JSON)."""
+    return {"decoder": decoder.name, "decoder_parameters": sum(p.numel() for p in decoder.parameters()),
+            "decode_state_bytes": state.nbytes()}
