@@ -191,4 +191,8 @@ def check_model_folder(folder: str | Path) -> list[str]:
         lines.append(f"model: DiT weights {weights.name} ({weights.stat().st_size / 1e9:.2f} GB)")
     except ModelLoadError as exc:
         lines.append(f"model: {exc}")
+    from sfe_live.model.decoders.taehv import find_taehv
+    taehv = find_taehv(folder)
+    if taehv is not None:
+        lines.append(f"model: TAEHV {taehv.name} found (use --decoder taehv for the fast decoder)")
     return lines

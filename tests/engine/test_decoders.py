@@ -79,3 +79,6 @@ def test_decoder_choice_errors(taehv_file):
     with pytest.raises(ValueError, match="expected one of wan, taehv"):
         DecoderChoice("vqgan")
     assert DecoderChoice(taehv=str(taehv_file)).kind == "taehv"      # a path alone picks TAEHV
+    real = load_model("tiny-random", device="cpu", decoder=DecoderChoice("taehv", "random"))
+    assert real.vae.config.decoder_widths == (256, 128, 64, 64)      # real-size random weights (benchmarks)
+    assert 11.0e6 < sum(p.numel() for p in real.vae.parameters()) < 11.6e6

@@ -110,6 +110,7 @@ def test_folder_finds_taew2_1_by_itself(tmp_path, parts, fixtures_dir):
     torch.save(weights, root / "taew2_1.pth")
     bundle = load_model(root, device="cpu", decoder=DecoderChoice("taehv"))
     assert isinstance(bundle.vae, TAEHV) and bundle.vae.config.encoder_width == 16
+    assert "TAEHV taew2_1.pth found" in check_model_folder(root)[-1]
     engine = Engine(bundle, StreamConfig(height=64, width=64), prompt="a red ball", seed=1)
     b0, b1 = engine.next_block(), engine.next_block()
     assert b0.frames.shape == (9, 64, 64, 3) and b1.frames.shape == (12, 64, 64, 3)

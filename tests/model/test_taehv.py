@@ -188,3 +188,16 @@ def test_wrong_state_is_a_clear_error(tae):
     with pytest.raises(ValueError, match="decode state"):
         tae.decode_stream(torch.zeros(1, 1, 16, 2, 2), tae.new_encode_state())
     assert isinstance(tae.new_decode_state(), TAEHVStreamState)
+
+
+def test_bfloat16_runs_and_stays_close(weights, fx):
+    """Half precision on CPU catches dtype mixes that would fail on CUDA."""
+    model = taehv_from_state_dict(weights, "taehv_tiny.safetensors", dtype=torch.bfloat16)
+    assert model.dtype == torch.bfloat16
+    z = fx[0]["input.z"][:, :1]
+    frames, st = model.decode_to_frames(z, model.new_decode_state())
+    ref = (fx[0]["output.decode_full"][:, :1] * 255).round().permute(0, 1, 3, 4, 2)
+    assert frames.dtype == torch.uint8 and (frames.float() - ref).abs().mean() < 4
+    assert all(t.dtype == torch.bfloat16 for t in st.mem if t is not None)
+    lat, _ = model.encode_frames(frames[0], model.new_encode_state())
+    assert lat.dtype == torch.bfloat16 and lat.shape == (1, 1, 16, 6, 8)
