@@ -20,7 +20,7 @@ import dataclasses
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
@@ -31,6 +31,7 @@ from sfe_live.engine import commands as C
 from sfe_live.engine.engine import Engine
 from sfe_live.engine.pipeline import Block
 from sfe_live.engine.runner import EngineStatus, Runner
+from sfe_live.model.decoders.options import DecoderChoice
 
 if TYPE_CHECKING:
     from sfe_live.controls.hub import ControlHub
@@ -48,6 +49,7 @@ Progress = Callable[[float, str], None]
 class AppSettings:
     model: str = ""                      # "" = the default built-in model
     checkpoint: Optional[str] = None
+    decoder: DecoderChoice = field(default_factory=DecoderChoice)   # Wan VAE or TAEHV
     device: Optional[str] = None
     width: Optional[int] = None          # None = the model's native size
     height: Optional[int] = None
@@ -100,7 +102,7 @@ class App:
         say = progress or (lambda f, m: None)
         spec = s.model or default_model_spec()
         say(0.05, f"loading model {spec}")
-        self.bundle = load_model(spec, checkpoint=s.checkpoint, device=s.device)
+        self.bundle = load_model(spec, checkpoint=s.checkpoint, device=s.device, decoder=s.decoder)
         if self.bundle.device.type == "cpu":
             import torch
             # leave a core for the GUI, playout and sinks

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -151,24 +151,6 @@ class VAEConfig:
         return cls(**kwargs)
 
 
-class DecoderConfig(Protocol):
-    """What the engine and the model files need of a latent decoder's config: ``VAEConfig`` (Wan2.1),
-    the demo's ``PixelCodecConfig`` and any other decoder that maps latents to pixels."""
-
-    @property
-    def z_dim(self) -> int: ...                 # latent channels
-
-    @property
-    def spatial_factor(self) -> int: ...        # pixels per latent cell on each side
-
-    @property
-    def temporal_factor(self) -> int: ...       # pixel frames per latent frame (after the first)
-
-    def pixel_frames(self, latent_frames: int, first_in_stream: bool) -> int: ...
-
-    def to_dict(self) -> dict[str, Any]: ...
-
-
 @dataclass(frozen=True)
 class TextConfig:
     """Which text encoder turns prompts into the DiT's context rows."""
@@ -216,7 +198,7 @@ class StreamConfig:
         """Frames the self-attention cache holds (the whole horizon when kv_window is -1)."""
         return self.position_horizon if self.kv_window == -1 else self.kv_window
 
-    def latent_size(self, vae: DecoderConfig) -> tuple[int, int]:
+    def latent_size(self, vae: "LatentGeometry") -> tuple[int, int]:
         f = vae.spatial_factor
         return self.height // f, self.width // f
 
@@ -233,13 +215,31 @@ def check_size(height: int, width: int, multiple: int) -> None:
             f"width {near(width)}, height {near(height)}")
 
 
+@runtime_checkable
+class LatentGeometry(Protocol):
+    """How a decoder's latents map to pixels: ``VAEConfig``, TAEHV's and the pixel codec's configs."""
+
+    @property
+    def z_dim(self) -> int: ...
+
+    @property
+    def spatial_factor(self) -> int: ...
+
+    @property
+    def temporal_factor(self) -> int: ...
+
+    def pixel_frames(self, latent_frames: int, first_in_stream: bool) -> int: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class ModelConfig:
-    """The three components of a model bundle."""
+    """The three components of a model bundle (``vae``: the geometry of the bundle's decoder)."""
 
     name: str
     dit: DiTConfig
-    vae: DecoderConfig          # VAEConfig for Wan2.1 checkpoints, PixelCodecConfig for the demo
+    vae: LatentGeometry         # VAEConfig for Wan2.1 checkpoints, PixelCodecConfig for the demo
     text: TextConfig
     default_height: int = 480
     default_width: int = 832

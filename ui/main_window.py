@@ -329,11 +329,13 @@ class MainWindow(QMainWindow):
     def choose_model(self) -> None:
         if self.locked:
             return
-        dlg = ModelDialog(self.app_settings.model, self.app_settings.checkpoint or "", self)
+        dlg = ModelDialog(self.app_settings.model, self.app_settings.checkpoint or "", self,
+                          decoder=self.app_settings.decoder)
         if dlg.exec() != ModelDialog.DialogCode.Accepted:
             return
         c = dlg.choice()
-        self.start_loading(dataclasses.replace(self.app_settings, model=c.spec, checkpoint=c.checkpoint))
+        self.start_loading(dataclasses.replace(self.app_settings, model=c.spec, checkpoint=c.checkpoint,
+                                               decoder=c.decoder))
 
     # ------------------------------------------------------------------ the timer
     def _tick(self) -> None:

@@ -8,8 +8,9 @@
 3. the denoising steps (default 4 warped steps, re-noising between them), with a due purge
    clearing the self-attention cache before step ``n - 1 - strength``;
 4. the t = 0 context pass that writes the block's clean K/V, then commit;
-5. streaming VAE decode with the carried decode state (9 pixel frames for the stream's
-   first block, 12 after).
+5. streaming decode (Wan VAE, TAEHV or the demo codec, through the decoder protocol) with
+   the carried decode state (9 pixel frames for the stream's first block, 12 after); purges,
+   prompt switches, re-anchoring and re-caching never touch that state.
 
 Noise comes from a generator seeded by (seed, block index) only, so the same seed and
 command timeline give bit-identical frames.
@@ -30,6 +31,7 @@ from sfe_live.engine.denoise import denoise_block, write_context
 from sfe_live.engine.schedule import make_schedule, renoise, warp_steps
 from sfe_live.engine.state import Conditioning, DriftState, LiveParams, SessionState, block_seed
 from sfe_live.model.cache import KVCache
+from sfe_live.model.decoders.protocol import VideoDecoder
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +98,8 @@ class StreamPipeline:
         self.noise = noise
         self.stream = stream
         self.dit = bundle.dit
-        self.vae = bundle.vae
-        vcfg = bundle.config.vae
+        self.vae: VideoDecoder = bundle.vae          # the engine uses only the decoder protocol
+        vcfg = self.vae.config
         multiple = vcfg.spatial_factor * max(self.dit.cfg.patch_size[1:])
         check_size(stream.height, stream.width, multiple)
         self.latent_h, self.latent_w = stream.latent_size(vcfg)
@@ -249,9 +251,8 @@ class StreamPipeline:
         return True
 
     def _encode_source(self, state: SessionState, source: FrameSource, nf: int) -> Optional[torch.Tensor]:
-        tf = self.bundle.config.vae.temporal_factor
         first = state.enc is None or state.enc.pixel_frames == 0
-        need = (1 + (nf - 1) * tf) if first else nf * tf
+        need = self.vae.config.pixel_frames(nf, first)
         frames = source(need)
         if frames is None or len(frames) < need:
             return None
