@@ -144,7 +144,7 @@ class CuePanel(QFrame):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.setAlternatingRowColors(True)
-        self.table.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)     # arrows stay hotkeys; a click stands a cue by
         hh = self.table.horizontalHeader()
         for i, mode in enumerate((QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.Interactive,
                                   QHeaderView.ResizeMode.Stretch) + (QHeaderView.ResizeMode.ResizeToContents,) * 4):

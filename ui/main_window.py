@@ -8,8 +8,10 @@ and shown — the budget is 16 ms while generating.
 
 Keys go through the core's ``KeyMap`` (data, shared with MIDI/OSC) after
 :func:`~ui.keymap.key_name`; typing in a text field is never taken as a hotkey (only F-keys
-and Ctrl/Alt chords are). Esc leaves the output window, or — with the performance lock on —
-asks first.
+and Ctrl/Alt chords are). Focus rests on the preview: Enter in the prompt sends and returns
+there, Esc leaves any field, and a click on anything but a text field takes focus out of it, so
+hotkeys survive typing. Outside a field, Esc leaves the output window, or — with the performance
+lock on — asks first. The cue table never takes focus: arrows stay hotkeys; a click stands a cue by.
 """
 
 from __future__ import annotations
@@ -50,6 +52,15 @@ FRAME_MS = 16
 STATUS_EVERY = 15          # ticks: ~4 status refreshes per second
 TEXT_WIDGETS = (QLineEdit, QAbstractSpinBox, QPlainTextEdit, QTextEdit)
 VIEW_KEYS = {"Up", "Down", "PageUp", "PageDown", "Home", "End", "Return", "Enter"}
+
+
+def _in_text_field(w: object) -> bool:
+    """True for a text widget or anything inside one (a spin box's line edit, an editor's viewport)."""
+    while isinstance(w, QWidget):
+        if isinstance(w, TEXT_WIDGETS) or (isinstance(w, QComboBox) and w.isEditable()):
+            return True
+        w = w.parentWidget()
+    return False
 
 
 def _b64(data: QByteArray) -> str:
@@ -146,6 +157,9 @@ class MainWindow(QMainWindow):
         outer.addWidget(self.load_row)
 
         self.preview = make_preview(self.preview_path)
+        # the preview is where focus rests: clicking it, Enter in the prompt or Esc in any field
+        # puts focus here, so 1-9, P, Space, B and the arrows are hotkeys again
+        self.preview.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.preview.setToolTip(f"Preview ({self.preview_reason})")
         frame = QFrame()
         frame.setProperty("role", "panel")
@@ -155,6 +169,9 @@ class MainWindow(QMainWindow):
         self.prompt_bar = PromptBar(self.ui.prompt_history)
         self.prompt_bar.set_transition(self.ui.transition, self.ui.blend_blocks)
         self.prompt_bar.submitted.connect(self._send_prompt)
+        # the combo and the blend length are the live settings (as Ctrl+1…4, OSC and MIDI set them)
+        self.prompt_bar.transition_changed.connect(lambda name: self._trigger_if_live("transition.set", name))
+        self.prompt_bar.blend_changed.connect(lambda n: self._trigger_if_live("blend.blocks", n))
         top = QWidget()
         tl = QVBoxLayout(top)
         tl.setContentsMargins(0, 0, 0, 0)
@@ -374,7 +391,9 @@ class MainWindow(QMainWindow):
         eng = st.get("engine") or {}
         if "block" in eng:
             self.blocks.update(int(eng["block"]), now)
-        self.controls.sync(self.controller.state() or eng)
+        state = self.controller.state() or eng
+        self.controls.sync(state)
+        self.prompt_bar.sync(state.get("transition"), state.get("blend_blocks"))
         self.prompt_bar.set_on_air(str(eng.get("prompt", "")), bool(eng.get("blending")))
         self.status_panel.show_status(st, eta=self.blocks.eta(now), gui=self.latency.stats(),
                                       shown_fps=self.shown.rate(now), preview=self.preview_path,
@@ -407,8 +426,13 @@ class MainWindow(QMainWindow):
                 self.banner.show_message("info", line.text)
 
     # ------------------------------------------------------------------ gestures
+    def _trigger_if_live(self, action: str, value: object) -> None:
+        if self.app is not None:
+            self.controller.trigger(action, value)
+
     def _send_prompt(self, text: str, transition: str, blend_blocks: int) -> None:
         self.controller.send_prompt(text, transition, blend_blocks)
+        self.release_focus()           # Enter sends and hands the keys back to the hotkeys
 
     # ------------------------------------------------------------------ output window
     @property
@@ -488,26 +512,40 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ keys
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt name
         et = event.type()
+        if et == QEvent.Type.MouseButtonPress:
+            # a click on anything but a text field (buttons, sliders, the cue table, the preview) takes
+            # focus out of the prompt, so hotkeys work again after typing
+            if isinstance(obj, QWidget) and obj.window() is self and _in_text_field(QApplication.focusWidget()) \
+                    and not _in_text_field(obj):
+                self.release_focus()
+            return False
         if et not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) or not isinstance(event, QKeyEvent):
             return False
         if not isinstance(obj, QWidget) or obj.window() not in (self, self.output):
             return False          # dialogs keep their keys
         return self.handle_key(event, obj)
 
+    def release_focus(self) -> None:
+        """Leave any text field: focus rests on the preview, where every key is a hotkey."""
+        self.preview.setFocus(Qt.FocusReason.OtherFocusReason)
+
     def handle_key(self, event: QKeyEvent, target: Optional[QWidget] = None) -> bool:
         """True when the key was a hotkey (consumed)."""
         pressed = event.type() == QEvent.Type.KeyPress
+        focus = target if target is not None else QApplication.focusWidget()
         if event.key() == Qt.Key.Key_Escape:
             if pressed and not event.isAutoRepeat():
-                self.escape()
+                if _in_text_field(focus):
+                    self.release_focus()      # Esc leaves the field (and does nothing else)
+                else:
+                    self.escape()
             return True
         name = key_name(event)
         if name is None:
             return False
-        focus = target if target is not None else QApplication.focusWidget()
         chord = any(m in name for m in ("Ctrl+", "Alt+")) or name.split("+")[-1].startswith("F") and \
             name.split("+")[-1][1:].isdigit()
-        if isinstance(focus, TEXT_WIDGETS) or (isinstance(focus, QComboBox) and focus.isEditable()):
+        if _in_text_field(focus):
             if not chord:
                 return False
         elif isinstance(focus, QAbstractItemView) and name in VIEW_KEYS:
