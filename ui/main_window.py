@@ -35,6 +35,7 @@ from . import theme
 from .controller import Controller, ModelLoader
 from .controls_panel import ControlsPanel
 from .cue_panel import CuePanel
+from .show_buttons import ShowButtons
 from .keymap import key_name
 from .logpanel import ErrorBanner, LogPanel, QueueLogHandler
 from .meters import BlockClock, LatencyMeter, RateMeter
@@ -135,9 +136,12 @@ class MainWindow(QMainWindow):
         self.path_badge.setToolTip(f"Preview path: {self.preview_reason}")
         self.output_badge = self._badge("OUTPUT OFF")
         self.lock_badge = self._badge("UNLOCKED")
+        self.show_buttons = ShowButtons(self._trigger_if_live)
         header.addWidget(wordmark)
         header.addSpacing(10)
         header.addWidget(self.model_label, 1)
+        header.addWidget(self.show_buttons)
+        header.addSpacing(6)
         for b in (self.state_badge, self.path_badge, self.output_badge, self.lock_badge):
             header.addWidget(b)
         outer.addLayout(header)
@@ -399,9 +403,14 @@ class MainWindow(QMainWindow):
                                       shown_fps=self.shown.rate(now), preview=self.preview_path,
                                       vram=self._vram(st))
         paused = bool(eng.get("paused"))
+        blackout, frozen = bool(self.app.blackout), bool(self.app.frozen)
+        self.show_buttons.sync(st, blackout, frozen)
         self.preview.set_overlay("PAUSED" if paused else "")
-        self.state_badge.setText("PAUSED" if paused else ("LIVE" if eng.get("running") else "STOPPED"))
-        set_state(self.state_badge, "warn" if paused else ("live" if eng.get("running") else ""))
+        # the badge says what the audience sees: black, a held frame, a paused or a live stream
+        text, state = (("BLACKOUT", "locked") if blackout else ("FROZEN", "warn") if frozen else
+                       ("PAUSED", "warn") if paused else ("LIVE", "live") if eng.get("running") else ("STOPPED", ""))
+        self.state_badge.setText(text)
+        set_state(self.state_badge, state)
 
     @staticmethod
     def _vram(st: dict[str, Any]) -> str:
