@@ -20,7 +20,7 @@ import dataclasses
 import logging
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer
@@ -36,6 +36,9 @@ from .controller import Controller, ModelLoader
 from .controls_panel import ControlsPanel
 from .cue_panel import CuePanel
 from .show_buttons import ShowButtons
+
+if TYPE_CHECKING:
+    from .settings_dialog import SettingsChoice
 from .keymap import key_name
 from .logpanel import ErrorBanner, LogPanel, QueueLogHandler
 from .meters import BlockClock, LatencyMeter, RateMeter
@@ -80,6 +83,7 @@ class MainWindow(QMainWindow):
         self.store = store or SettingsStore()
         self.ui = ui_settings or UiSettings()
         self.app_settings = app_settings or AppSettings()
+        self._merge_saved_settings()
         self.controller = Controller()
         self.app: Optional[App] = None
         self.loader: Optional[ModelLoader] = None
@@ -232,6 +236,9 @@ class MainWindow(QMainWindow):
         self.act_load_cues = m.addAction("Load cue list…", self.cue_panel.load_dialog)
         self.act_save_cues = m.addAction("Save cue list", self.cue_panel.save)
         m.addSeparator()
+        self.act_settings = m.addAction("Settings…", self.open_settings)
+        self.act_settings.setShortcut("Ctrl+,")
+        m.addSeparator()
         m.addAction("Quit", self.close)
         m = mb.addMenu("&Model")
         self.act_model = m.addAction("Choose model…", self.choose_model)
@@ -253,8 +260,60 @@ class MainWindow(QMainWindow):
             a.setChecked(self.ui.preview_path == p)
             a.triggered.connect(lambda _=False, p=p: self._set_preview_pref(p))
             self.preview_group.addAction(a)
-        self.edit_actions = (self.act_load_cues, self.act_save_cues, self.act_model,
+        self.edit_actions = (self.act_load_cues, self.act_save_cues, self.act_model, self.act_settings,
                              *self.preview_group.actions())
+
+    # ------------------------------------------------------------------ settings
+    def _merge_saved_settings(self) -> None:
+        """Saved settings (the Settings dialog) under the command line's flags, which win for this run."""
+        s = self.app_settings
+        s.controls = {**self.ui.controls, **s.controls}
+        if not s.record_dir and self.ui.record_dir:
+            s.record_dir = self.ui.record_dir
+        s.low_latency = s.low_latency or self.ui.low_latency
+
+    def open_settings(self) -> None:
+        if self.locked:
+            return
+        from sfe_live.app import default_recording_dir
+        from sfe_live.controls.audio import list_input_devices
+        from sfe_live.controls.settings import ControlSettings
+
+        from .settings_dialog import SettingsDialog
+        current = (self.app.hub.settings if self.app is not None and self.app.hub is not None
+                   else ControlSettings.from_any(self.app_settings.controls))
+        devices, _err = list_input_devices()
+        dlg = SettingsDialog(current, self.ui.record_dir, self.ui.low_latency, self.ui.preview_path,
+                             audio_devices=devices, default_record_dir=str(default_recording_dir()), parent=self)
+        if dlg.exec() == SettingsDialog.DialogCode.Accepted:
+            self.apply_settings(dlg.values())
+
+    def apply_settings(self, choice: "SettingsChoice") -> list[str]:
+        """Save the dialog's choice and apply what can change live; returns the changed control names."""
+        from .settings_dialog import saved_controls
+        self.ui.controls = saved_controls(choice.controls)
+        self.ui.record_dir = choice.record_dir
+        latency_changed = choice.low_latency != self.ui.low_latency
+        self.ui.low_latency = choice.low_latency
+        self.ui.preview_path = choice.preview_path
+        self.store.save(self.ui)
+        s = self.app_settings
+        s.controls = dict(self.ui.controls)
+        s.record_dir = choice.record_dir or None
+        s.low_latency = choice.low_latency
+        changed: list[str] = []
+        if self.app is not None:
+            self.app.settings.record_dir = s.record_dir
+            self.app.settings.low_latency = s.low_latency
+            try:
+                changed = self.app.reconfigure_controls(choice.controls)
+            except Exception as exc:
+                log.exception("settings not applied")
+                self.banner.show_message("error", f"Settings not applied: {exc}")
+        if latency_changed:
+            log.info("low-latency mode %s: applies at the next model load (Model › Choose model…)",
+                     "on" if choice.low_latency else "off")
+        return changed
 
     def _fill_screens(self) -> None:
         self.screen_menu.clear()
