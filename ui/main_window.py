@@ -38,6 +38,7 @@ from .cue_panel import CuePanel
 from .show_buttons import ShowButtons
 
 if TYPE_CHECKING:
+    from .mapping_dialog import MappingDialog
     from .settings_dialog import SettingsChoice
 from .keymap import key_name
 from .logpanel import ErrorBanner, LogPanel, QueueLogHandler
@@ -103,8 +104,10 @@ class MainWindow(QMainWindow):
         if root.level == logging.NOTSET or root.level > logging.INFO:
             root.setLevel(logging.INFO)
 
+        self.mapping: Optional["MappingDialog"] = None
         self._build()
         self._build_menus()
+        self._install_learn_menus()
         self._restore_geometry()
         self.update_title()
 
@@ -252,6 +255,9 @@ class MainWindow(QMainWindow):
         self.act_lock = m.addAction("Performance lock", lambda: self.set_locked(not self.locked))
         self.act_lock.setShortcut("Ctrl+L")
         self.act_lock.setCheckable(True)
+        m = mb.addMenu("&Controls")
+        self.act_mapping = m.addAction("Mapping (learn, bindings, monitor)…", self.open_mapping)
+        self.act_mapping.setShortcut("Ctrl+M")
         m = mb.addMenu("&View")
         self.preview_group = QActionGroup(self)
         for p in ("auto", "gl", "raster"):
@@ -261,7 +267,53 @@ class MainWindow(QMainWindow):
             a.triggered.connect(lambda _=False, p=p: self._set_preview_pref(p))
             self.preview_group.addAction(a)
         self.edit_actions = (self.act_load_cues, self.act_save_cues, self.act_model, self.act_settings,
+                             self.act_mapping,
                              *self.preview_group.actions())
+
+    # ------------------------------------------------------------------ mapping and learn
+    def learnable(self) -> dict[QWidget, tuple[str, Any]]:
+        """On-screen controls and the action (with a fixed value) that right-click → Learn binds."""
+        c = self.controls
+        out: dict[QWidget, tuple[str, Any]] = {
+            c.purge: ("purge", None), c.memory: ("memory.set", None), c.new_seed: ("seed.new", None),
+            c.lock_seed: ("seed.lock", None), c.pause: ("pause.toggle", None), c.drift: ("driftguard.toggle", None),
+            c.v2v: ("v2v.set", None), self.cue_panel.go_button: ("cue.next", None),
+            self.cue_panel.next_button: ("cue.next", None), self.cue_panel.prev_button: ("cue.prev", None),
+            self.show_buttons.record: ("record.toggle", None), self.show_buttons.blackout: ("blackout", None),
+            self.show_buttons.freeze: ("freeze", None)}
+        for i, b in enumerate(c.strength_buttons):
+            out[b] = ("reactivity.set", i)
+        return out
+
+    def _install_learn_menus(self) -> None:
+        for w, (action, value) in self.learnable().items():
+            w.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            w.customContextMenuRequested.connect(
+                lambda pos, w=w, a=action, v=value: self._learn_menu(w, pos, a, v))
+
+    def _learn_menu(self, widget: QWidget, pos: Any, action: str, value: Any) -> None:
+        from PySide6.QtWidgets import QMenu
+        menu = QMenu(widget)
+        label = action if value is None else f"{action} {value}"
+        menu.addAction(f"Learn MIDI / OSC / key for {label}", lambda: self.learn(action, value))
+        menu.addAction("Mapping…", self.open_mapping)
+        menu.exec(widget.mapToGlobal(pos))
+
+    def open_mapping(self) -> Optional["MappingDialog"]:
+        """The (non-modal) mapping window; None before a model is loaded (nothing to map onto)."""
+        if self.locked or self.app is None or self.app.hub is None:
+            return None
+        from .mapping_dialog import MappingDialog
+        if self.mapping is None or self.mapping.hub is not self.app.hub:
+            self.mapping = MappingDialog(self.app.hub, self)
+        self.mapping.show()
+        self.mapping.raise_()
+        return self.mapping
+
+    def learn(self, action: str, value: Any = None) -> None:
+        dlg = self.open_mapping()
+        if dlg is not None:
+            dlg.learn(action, value)
 
     # ------------------------------------------------------------------ settings
     def _merge_saved_settings(self) -> None:
@@ -668,6 +720,8 @@ class MainWindow(QMainWindow):
             self.output.close()
             self.output.deleteLater()
             self.output = None
+        if self.mapping is not None:
+            self.mapping.close()
         QApplication.instance().removeEventFilter(self)
         if self.loader is not None:
             self.loader.join(30)

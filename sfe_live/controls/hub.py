@@ -302,6 +302,16 @@ class ControlHub:
     def cancel_learn(self) -> None:
         self.learner.cancel()
 
+    def audio_bindings(self) -> list[Binding]:
+        """Audio feature → action bindings (kept and saved while audio input is off too)."""
+        return self.audio.bindings.bindings() if self.audio is not None else list(self._user.get("audio", ()))
+
+    def set_audio_bindings(self, bindings: Iterable[Binding]) -> None:
+        bindings = list(bindings)
+        self._user["audio"] = bindings
+        if self.audio is not None:
+            self.audio.bindings.set_bindings(bindings)
+
     # ------------------------------------------------------------------ status
     def status(self) -> dict[str, Any]:
         """Everything a status bar or ``/sfe/get`` could want, as plain data."""
