@@ -231,6 +231,8 @@ def test_jack_end_to_end_ports_leds_hotplug_clock(jack_server, router, engine, c
     try:
         assert wait_for(lambda: any("vj-ctl" in n for n in svc.status()["inputs"]), 5), svc.status()
         assert wait_for(lambda: any("vj-ctl-leds" in n for n in svc.status()["outputs"]), 5), svc.status()
+        time.sleep(0.3)      # a few rescans after our LED output opened: its own port is not an input
+        assert [n.split(":")[-1] for n in svc.status()["inputs"]] == ["vj-ctl"], svc.status()["inputs"]
         ctl.send(mido.Message("note_on", note=1, velocity=100))
         ctl.send(mido.Message("note_on", note=1, velocity=0))
         assert wait_for(lambda: cues == [2], 3)
