@@ -133,6 +133,7 @@ class App:
         self.runner = Runner(self.engine, realtime=s.realtime, lookahead_s=runner_lookahead(block_s, s.low_latency),
                              ahead=self.outputs.ahead_s)
         self.runner.add_listener(self._on_block)
+        self.runner.add_pause_listener(self.outputs.set_hold)
         say(0.85, "wiring controls")
         self._wire_controls()
         self._wire_outputs()
