@@ -199,6 +199,16 @@ class App:
         self.hub.register_handler("vcam.toggle", lambda v=None: self.toggle_sink("vcam"))
         self.hub.register_handler("blackout", self.set_blackout)
         self.hub.register_handler("freeze", self.set_freeze)
+        self.router.add_state_provider("show", self.show_state)
+
+    def show_state(self) -> dict[str, Any]:
+        """What the audience gets, read from the outputs themselves (``/sfe/get/recording``, LEDs, the window)."""
+        running = set()
+        if self.outputs is not None:
+            running = {s.name for s in self.outputs.status().sinks
+                       if s.state.value in ("running", "starting", "stalled")}
+        return {"recording": "record" in running, "vcam": "vcam" in running,
+                "blackout": self.blackout, "freeze": self.frozen}
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
