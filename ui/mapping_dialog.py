@@ -81,6 +81,7 @@ class MappingDialog(QDialog):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for i in (1, 2, 3):
@@ -226,17 +227,27 @@ class MappingDialog(QDialog):
             self.learning = None
             self.learn_button.setText("Learn")
             self.learn_state.setText(f"Learned {made.describe()} → {made.action}" if made else "Learned.")
+            self._show_learned = made
         rows = binding_rows(self.hub)
         sig = tuple((r.input, r.action, r.value, r.origin) for r in rows)
         if sig != self._shown_signature:
             self._shown_signature = sig
             self._fill_table(rows)
+        made = getattr(self, "_show_learned", None)
+        if made is not None:
+            self._show_learned = None
+            for i, r in enumerate(self.rows):
+                if r.binding == made:
+                    self.table.selectRow(i)
+                    self.table.scrollToItem(self.table.item(i, 0))
+                    break
         self._fill_monitors()
 
     def _fill_table(self, rows: list[BindingRow]) -> None:
         sel = self.selected_row()
         keep = None if sel is None else (sel.input, sel.action)
-        self.rows = sorted(rows, key=lambda r: (r.binding.source, r.origin.startswith("profile"), r.input))
+        order = {"learned": 0, "osc": 1, "audio": 2, "keys": 3}     # what you map first, profiles last
+        self.rows = sorted(rows, key=lambda r: (order.get(r.origin, 4), r.input))
         clash = conflicts(self.rows)
         self.table.setRowCount(len(self.rows))
         for i, r in enumerate(self.rows):
@@ -285,7 +296,7 @@ class MappingDialog(QDialog):
     def _fill_monitors(self) -> None:
         now = time.monotonic()
         midi = self.hub.midi
-        lines = ([f"{now - t:5.1f}s  {port}  {msg}" for t, port, msg in list(midi.recent)[::-1][:40]]
+        lines = ([f"{now - t:5.1f}s  {port.split(':')[-1]}  {msg}" for t, port, msg in list(midi.recent)[::-1][:40]]
                  if midi is not None else ["MIDI off"])
         _set_lines(self.midi_monitor, lines)
         osc = self.hub.osc

@@ -160,9 +160,10 @@ class SettingsDialog(QDialog):
         tabs.addTab(page, title)
 
     def _host_hint(self, text: str) -> None:
-        t = text.strip()
-        self.host_hint.setText("reachable from other machines: anyone on the network can send commands"
-                               if t not in ("127.0.0.1", "::1", "localhost") else "only programs on this computer")
+        local = text.strip() in ("127.0.0.1", "::1", "localhost")
+        self.host_hint.setText("only programs on this computer" if local else
+                               "reachable from other machines: anyone on the network can send commands")
+        self.host_hint.setStyleSheet("" if local else f"color: {theme.WARN};")
 
     def _browse(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Recordings folder", self.record_dir.text())
