@@ -4,8 +4,9 @@
     python scripts/screenshots.py [--model demo|tiny-random] [--out docs/screenshots]
 
 Writes ``main.png`` (the window while generating, a cue list loaded and a cue fired),
-``locked.png`` (performance lock on, output window open, a warning in the banner) and
-``model_dialog.png``. Needs ``Xvfb`` (``apt-get install xvfb libxcb-icccm4 libxcb-keysyms1
+``locked.png`` (performance lock on, output window open, a warning in the banner),
+``model_dialog.png``, ``mapping.png`` (an unknown controller on a JACK MIDI port learned onto the memory
+fader, an OSC address learned, the monitors) and ``settings.png`` (OSC opened to the network). Needs ``Xvfb`` (``apt-get install xvfb libxcb-icccm4 libxcb-keysyms1
 libxcb-cursor0``); with ``--no-xvfb`` it uses the current ``$DISPLAY``.
 """
 
@@ -88,8 +89,78 @@ def shoot(model: str, out: Path) -> int:
     dlg.grab().save(str(out / "model_dialog.png"))
     log.info("wrote %s", out / "model_dialog.png")
     dlg.close()
+    _mapping_and_settings(qapp, w, out)
     w.shutdown()
     return 0
+
+
+def _mapping_and_settings(qapp, w, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """Learn a controller nobody has a profile for (a JACK MIDI port, when jackd is installed) and an
+    OSC address, then open OSC to the network from the Settings dialog; screenshot both windows."""
+    import shutil
+    import socket
+    import uuid
+
+    from pythonosc.udp_client import SimpleUDPClient
+
+    from ui.settings_dialog import SettingsDialog
+    jack = None
+    knob = None
+    if shutil.which("jackd"):
+        name = f"sfe-shots-{uuid.uuid4().hex[:6]}"
+        os.environ["JACK_DEFAULT_SERVER"] = name
+        jack = subprocess.Popen(["jackd", "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "512"],
+                                env=dict(os.environ, JACK_NO_AUDIO_RESERVATION="1"),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.5)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sk:
+            sk.bind(("127.0.0.1", 0))
+            port = sk.getsockname()[1]
+        changes = {"osc_enabled": True, "osc_port": port}
+        if jack is not None:
+            import mido
+            be = mido.Backend("mido.backends.rtmidi/UNIX_JACK")
+            knob = be.open_output("mystery-box", virtual=True)
+            changes.update(midi_backend="mido.backends.rtmidi/UNIX_JACK", midi_inputs=["mystery-box"],
+                           midi_rescan_s=0.2)
+        w.app.reconfigure_controls(changes)
+        hub = w.app.hub
+        _pump(qapp, 5, lambda: hub.osc is not None and (knob is None or bool(hub.midi and hub.midi.status()["inputs"])))
+        w.learn("memory.set")                           # what right-click → Learn on the fader does
+        dlg = w.mapping
+        if knob is not None:
+            import mido
+            knob.send(mido.Message("control_change", control=21, value=40))
+            _pump(qapp, 3, lambda: dlg.learning is None)
+            for v in (60, 90, 120, 127, 100):
+                knob.send(mido.Message("control_change", control=21, value=v))
+                _pump(qapp, 0.05)
+        dlg.learn("blackout")
+        SimpleUDPClient("127.0.0.1", port).send_message("/td/button3", 1.0)
+        _pump(qapp, 3, lambda: dlg.learning is None)
+        for i in range(5):
+            SimpleUDPClient("127.0.0.1", port).send_message("/td/fader1", i / 4)
+        dlg.select_action("memory.set")
+        dlg.resize(1180, 640)
+        _pump(qapp, 1.5)
+        dlg.grab().save(str(out / "mapping.png"))
+        log.info("wrote %s (learned: %s)", out / "mapping.png", dlg.learn_state.text())
+        dlg.close()
+        sd = SettingsDialog(hub.settings, "", False, "auto", parent=w)
+        sd.osc_host.setCurrentText("0.0.0.0")
+        sd.osc_push.setText("192.168.1.20:7000")
+        sd.show()
+        _pump(qapp, 1)
+        sd.grab().save(str(out / "settings.png"))
+        log.info("wrote %s", out / "settings.png")
+        sd.close()
+    finally:
+        if knob is not None:
+            knob.close()
+        w.app.reconfigure_controls({"osc_enabled": False, "midi_backend": None, "midi_inputs": None})
+        if jack is not None:
+            jack.terminate()
 
 
 def main() -> int:

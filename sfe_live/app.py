@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from sfe_live.controls.router import ActionRouter
     from sfe_live.model.bundle import ModelBundle
     from sfe_live.outputs.manager import OutputManager
+    from sfe_live.outputs.playout import PlayoutConfig
     from sfe_live.sources.base import Source
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,33 @@ class AppSettings:
     audio: bool = False
     vcam: bool = False
     vcam_size: tuple[int, int] = (1280, 720)
-    record: Optional[str] = None         # a folder or an .mp4 path
+    record: Optional[str] = None         # a folder or an .mp4 path: record from the start
+    record_dir: Optional[str] = None     # where Record puts files (default: the user's video folder)
+    low_latency: bool = False            # 1 latent frame per block and a minimal playout buffer
     threads: Optional[int] = None        # torch CPU threads (default: cores - 1)
+    controls: dict[str, Any] = field(default_factory=dict)   # ControlSettings fields (flags, Settings dialog)
+
+
+def playout_config(low_latency: bool) -> "PlayoutConfig":
+    """Normal: a 4-frame prebuffer that rides out a slow block. Low latency: start on the first frame
+    and hold 1 frame after an underrun (a stutter is possible on a loaded machine)."""
+    from sfe_live.outputs.playout import PlayoutConfig
+    return PlayoutConfig(prebuffer=1, rebuffer_hold=1) if low_latency else PlayoutConfig()
+
+
+def runner_lookahead(block_s: float, low_latency: bool) -> float:
+    """Seconds of video the engine may run ahead of the screen: 0.5 s (or 1.5 blocks) normally; one
+    block in low-latency mode, so a command waits behind at most one block already made."""
+    return block_s if low_latency else max(0.5, 1.5 * block_s)
+
+
+def default_recording_dir() -> Path:
+    """``$SFE_LIVE_RECORDINGS_DIR``, else ``<the user's video folder>/sfe-live`` (never the current folder)."""
+    env = os.environ.get("SFE_LIVE_RECORDINGS_DIR")
+    if env:
+        return Path(env)
+    from platformdirs import user_videos_dir
+    return Path(user_videos_dir()) / "sfe-live"
 
 
 class App:
@@ -113,14 +139,16 @@ class App:
         say(0.7, "building the engine")
         width = s.width or self.bundle.config.default_width
         height = s.height or self.bundle.config.default_height
-        stream = StreamConfig(height=height, width=width, frames_per_block=s.frames_per_block,
+        fpb = 1 if s.low_latency else s.frames_per_block
+        stream = StreamConfig(height=height, width=width, frames_per_block=fpb,
                               kv_window=s.kv_window, sink_frames=s.sink_frames, denoising_steps=s.steps, seed=s.seed)
         self.engine = Engine(self.bundle, stream, prompt=s.prompt, seed=s.seed)
-        self.outputs = OutputManager(fps=stream.fps)
+        self.outputs = OutputManager(fps=stream.fps, playout=playout_config(s.low_latency))
         block_s = stream.frames_per_block * self.bundle.config.vae.temporal_factor / stream.fps
-        self.runner = Runner(self.engine, realtime=s.realtime, lookahead_s=max(0.5, 1.5 * block_s),
+        self.runner = Runner(self.engine, realtime=s.realtime, lookahead_s=runner_lookahead(block_s, s.low_latency),
                              ahead=self.outputs.ahead_s)
         self.runner.add_listener(self._on_block)
+        self.runner.add_pause_listener(self.outputs.set_hold)
         say(0.85, "wiring controls")
         self._wire_controls()
         self._wire_outputs()
@@ -168,7 +196,14 @@ class App:
             out["midi_inputs"] = [s.midi_port]
         if s.cues:
             out["cues"] = s.cues
+        out.update(s.controls)
         return out
+
+    def reconfigure_controls(self, changes: dict[str, Any]) -> list[str]:
+        """Apply control settings live (OSC host/port/push, MIDI, audio device, tempo, Link, quantise);
+        returns the names that changed. They also apply to the next model load."""
+        self.settings.controls.update(changes)
+        return self.hub.reconfigure(changes) if self.hub is not None else []
 
     def _wire_controls(self) -> None:
         from sfe_live.controls import ControlHub
@@ -178,6 +213,16 @@ class App:
         self.hub.register_handler("vcam.toggle", lambda v=None: self.toggle_sink("vcam"))
         self.hub.register_handler("blackout", self.set_blackout)
         self.hub.register_handler("freeze", self.set_freeze)
+        self.router.add_state_provider("show", self.show_state)
+
+    def show_state(self) -> dict[str, Any]:
+        """What the audience gets, read from the outputs themselves (``/sfe/get/recording``, LEDs, the window)."""
+        running = set()
+        if self.outputs is not None:
+            running = {s.name for s in self.outputs.status().sinks
+                       if s.state.value in ("running", "starting", "stalled")}
+        return {"recording": "record" in running, "vcam": "vcam" in running,
+                "blackout": self.blackout, "freeze": self.frozen}
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -243,7 +288,7 @@ class App:
             self.outputs.remove_sink("record")
             self.message("recording stopped")
         else:
-            self.start_recording(self.settings.record or "recordings")
+            self.start_recording(self.settings.record_dir or default_recording_dir())
         self.hub.set_state("recording", "record" in self.outputs.sink_names)
 
     def toggle_sink(self, name: str) -> None:

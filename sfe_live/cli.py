@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from sfe_live.controls.options import add_control_arguments, control_overrides
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -494,10 +496,10 @@ def _settings(args: argparse.Namespace) -> Any:
                        prompt=args.prompt, seed=args.seed, frames_per_block=args.frames_per_block,
                        kv_window=args.kv_window, sink_frames=args.sink_frames,
                        steps=tuple(int(s) for s in args.steps.split(",")),
-                       cues=getattr(args, "cues", None), osc_port=getattr(args, "osc_port", None),
-                       midi_port=getattr(args, "midi", None), vcam=getattr(args, "vcam", False),
-                       record=getattr(args, "record", None), audio=getattr(args, "audio", False),
-                       threads=args.threads, decoder=decoder_choice(args))
+                       cues=getattr(args, "cues", None), vcam=getattr(args, "vcam", False),
+                       record=getattr(args, "record", None), threads=args.threads, decoder=decoder_choice(args),
+                       controls=control_overrides(args), low_latency=bool(getattr(args, "low_latency", False)),
+                       record_dir=getattr(args, "record_dir", None))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -545,6 +547,14 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return int(launcher(_settings(args), sys.argv[:1]))
 
 
+def _live_args(p: argparse.ArgumentParser) -> None:
+    """What the window and ``run`` share: live controls, latency mode, the recordings folder."""
+    add_control_arguments(p)
+    p.add_argument("--low-latency", action="store_true",
+                   help="1 latent frame per block and a minimal playout buffer (faster response, less slack)")
+    p.add_argument("--record-dir", help="where Record puts files (default: your video folder/sfe-live)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sfe-live", description="Live, endless Self-Forcing video for performers.")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -554,6 +564,7 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(g)
     g.add_argument("--prompt", default="a red ball bouncing on a black background")
     g.add_argument("--cues")
+    _live_args(g)
     g.set_defaults(func=cmd_gui)
 
     r = sub.add_parser("render", help="render offline to MP4 / PNG frames")
@@ -591,9 +602,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--headless", action="store_true")
     h.add_argument("--prompt", default="a red ball bouncing on a black background")
     h.add_argument("--cues")
-    h.add_argument("--osc-port", type=int)
-    h.add_argument("--midi", help="MIDI input port name (substring)")
-    h.add_argument("--audio", action="store_true", help="audio reactivity from the default input")
+    _live_args(h)
     h.add_argument("--vcam", action="store_true")
     h.add_argument("--record", help="a folder for MP4 recordings")
     h.add_argument("--duration", type=float, help="stop after S seconds")

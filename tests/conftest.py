@@ -1,12 +1,19 @@
 """Suite-wide settings: offline model hub, offscreen Qt, few threads, fixture paths."""
 
 import os
+import shutil
+import subprocess
+import time
+import uuid
 from pathlib import Path
+from typing import Iterator
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("JACK_NO_START_SERVER", "1")  # never let a client autostart jackd
 os.environ.setdefault("SFE_LIVE_CONFIG_DIR", str(Path(__file__).parent / ".tmp-config"))
+os.environ.setdefault("SFE_LIVE_RECORDINGS_DIR", str(Path(__file__).parent / ".tmp-config" / "recordings"))
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -25,3 +32,41 @@ def fixtures_dir() -> Path:
     if not FIXTURES.exists():
         pytest.fail(f"golden fixtures not found at {FIXTURES} (set SFE_LIVE_FIXTURES)")
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def jack_server() -> Iterator[str]:
+    """A JACK dummy server (real virtual MIDI ports and an audio device); skipped without jackd."""
+    jackd = shutil.which("jackd")
+    if jackd is None:
+        pytest.skip("jackd not installed (apt-get install --no-install-recommends jackd2)")
+    name = f"sfe-test-{uuid.uuid4().hex[:8]}"
+    env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_AUDIO_RESERVATION="1")
+    proc = subprocess.Popen([jackd, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "512"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    old = os.environ.get("JACK_DEFAULT_SERVER")
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    lsp = shutil.which("jack_lsp")
+    ok = False
+    for _ in range(100):
+        if proc.poll() is not None:
+            break
+        if lsp and subprocess.run([lsp], env=env, capture_output=True).returncode == 0:
+            ok = True
+            break
+        time.sleep(0.05)
+    if not ok:
+        proc.kill()
+        pytest.skip("jackd did not start")
+    try:
+        yield name
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if old is None:
+            os.environ.pop("JACK_DEFAULT_SERVER", None)
+        else:
+            os.environ["JACK_DEFAULT_SERVER"] = old

@@ -1,10 +1,12 @@
 """The cue list panel: the loaded cues, current and next highlighted, GO / previous / next,
 and editing (add, edit, duplicate, reorder, delete, load, save).
 
-The selected row is the *standby* cue (as in QLab): GO fires it and moves the selection to the
-cue after it. Cues are fired by the core's :class:`~sfe_live.show.cues.CuePlayer` (so keys 1–9,
-OSC ``/sfe/cue/go`` and this button do the same thing); edits rebuild the player's
-``CueList`` keeping the current cue. Files are ``presets/*.toml``, written atomically by
+Standby works as in QLab: the selected (blue) row is the *standby* cue, and GO fires it. Whenever a
+cue fires — GO, Next/Prev, number keys 1–9 (which fire that cue), OSC ``/sfe/cue/go``, MIDI or
+auto-advance — the standby moves to the cue after it; after the last cue of a list that does not
+loop there is no standby and GO does nothing until a row is clicked. Clicking a row sets the
+standby. Cues are fired by the core's :class:`~sfe_live.show.cues.CuePlayer`; edits rebuild the
+player's ``CueList`` keeping the current cue. Files are ``presets/*.toml``, written atomically by
 :func:`~sfe_live.show.cues.save_cue_list`.
 """
 
@@ -113,6 +115,9 @@ class CuePanel(QFrame):
         self._pushed: Optional[CueList] = None      # the list object last handed to the player
         self._shown_current: Optional[int] = -2
         self._shown_pending: Optional[int] = -2
+        self._shown_standby: Optional[int] = -2
+        self._followed: Optional[int] = None      # the player's cue index the standby last followed
+        self._selecting = False
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(10, 8, 10, 10)
@@ -139,19 +144,20 @@ class CuePanel(QFrame):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.setAlternatingRowColors(True)
-        self.table.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)     # arrows stay hotkeys; a click stands a cue by
         hh = self.table.horizontalHeader()
         for i, mode in enumerate((QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.Interactive,
                                   QHeaderView.ResizeMode.Stretch) + (QHeaderView.ResizeMode.ResizeToContents,) * 4):
             hh.setSectionResizeMode(i, mode)
         self.table.setColumnWidth(1, 120)
         self.table.doubleClicked.connect(lambda _i: self.edit_selected())
+        self.table.itemSelectionChanged.connect(self._selection_changed)
         lay.addWidget(self.table, 1)
 
         row = QHBoxLayout()
         row.setSpacing(6)
         self.prev_button = self._tool("◀ Prev", self.prev, "Fire the previous cue  [←]")
-        self.go_button = self._tool("GO", self.go, "Fire the selected (standby) cue")
+        self.go_button = self._tool("GO", self.go, "Fire the standby (blue) cue; the standby moves on")
         self.go_button.setObjectName("go")
         self.go_button.setMinimumHeight(40)
         self.go_button.setMinimumWidth(110)
@@ -198,7 +204,9 @@ class CuePanel(QFrame):
             if player.cue_list is not cl:
                 player.load(cl if cl and cl.cues else None)
             self._pushed = player.cue_list
+        self._followed = None
         self._refresh()
+        self._select(0 if self.cues else None)
         self.list_changed.emit(self.name)
 
     @property
@@ -215,6 +223,7 @@ class CuePanel(QFrame):
             self._pushed = player.cue_list
             if idx is not None and idx < len(self.cues):
                 player.index = idx
+            self._followed = player.index
         self._refresh()
         self.list_changed.emit(self.name)
 
@@ -254,22 +263,53 @@ class CuePanel(QFrame):
                 self.table.setItem(r, col, item)
         self.title.setText(f"{self.name or 'untitled'}{' •' if self.dirty else ''}  ·  {len(self.cues)} cues"
                            if self.cues or self.name else "no cue list — Load… or Add")
-        self._shown_current = self._shown_pending = -2
+        self._shown_current = self._shown_pending = self._shown_standby = -2
         if sel is not None and sel < len(self.cues):
             self.table.selectRow(sel)
         self.highlight()
 
+    def standby_after(self, index: Optional[int]) -> Optional[int]:
+        """The row that stands by once cue ``index`` (0-based) has fired; None after a non-looping end."""
+        if not self.cues:
+            return None
+        if index is None:
+            return 0
+        if index + 1 < len(self.cues):
+            return index + 1
+        return 0 if self.meta.loop else None
+
+    def _select(self, row: Optional[int]) -> None:
+        self._selecting = True
+        try:
+            if row is None:
+                self.table.clearSelection()
+            else:
+                self.table.selectRow(row)
+        finally:
+            self._selecting = False
+
+    def _selection_changed(self) -> None:
+        """A row chosen by hand stands by, even over a cue that fired since the last pull."""
+        if not self._selecting and self.controller.cues is not None:
+            self._followed = self.controller.cues.index
+        self.highlight()
+
     def highlight(self) -> None:
-        """Colour the current (amber), pending (dim amber) and standby/next (blue) rows."""
+        """Colour the current (amber), pending (dim amber) and standby (blue) rows; move the standby
+        to the cue after one that fired by any path (GO, keys, OSC, MIDI, auto-advance)."""
         player = self.controller.cues
         cur = player.index if player is not None else None
+        if cur != self._followed:
+            self._followed = cur
+            if cur is not None:
+                self._select(self.standby_after(cur))
         st = player.status() if player is not None else {}
         pend = (st.get("cue_pending") or 0) - 1
         pend = pend if pend >= 0 else None
-        if (cur, pend) == (self._shown_current, self._shown_pending):
+        nxt = self.selected_row()
+        if (cur, pend, nxt) == (self._shown_current, self._shown_pending, self._shown_standby):
             return
-        self._shown_current, self._shown_pending = cur, pend
-        nxt = None if cur is None else (cur + 1 if cur + 1 < len(self.cues) else None)
+        self._shown_current, self._shown_pending, self._shown_standby = cur, pend, nxt
         for r in range(self.table.rowCount()):
             if r == cur:
                 bg, fg = QColor(theme.ACCENT), QColor("#111111")
@@ -295,39 +335,38 @@ class CuePanel(QFrame):
 
     # ------------------------------------------------------------------ performing
     def go(self) -> bool:
-        """Fire the selected cue (or the next one when nothing is selected); select the one after."""
+        """Fire the standby cue and move the standby on. Nothing stands by after the last cue of a
+        list that does not loop: GO then does nothing (it never wraps to cue 1 by itself)."""
         player = self.controller.cues
         if player is None or not self.cues:
             return False
         row = self.selected_row()
         if row is None:
-            row = 0 if player.index is None else min(player.index + 1, len(self.cues) - 1)
+            if player.index is not None:
+                log.info("end of the cue list: click a cue to stand it by")
+                return False
+            row = 0
         ok = self.controller.trigger("cue.go", row + 1) if self._routed() else player.go(row + 1)
-        if ok and row + 1 < len(self.cues):
-            self.table.selectRow(row + 1)
+        if ok:
+            self._followed = row        # a quantised GO fires later: the standby moves on now
+            self._select(self.standby_after(row))
         self.highlight()
         return ok
 
     def next(self) -> bool:
         player = self.controller.cues
         ok = bool(player and (self.controller.trigger("cue.next") if self._routed() else player.next()))
-        self._select_after_current()
+        self.highlight()
         return ok
 
     def prev(self) -> bool:
         player = self.controller.cues
         ok = bool(player and (self.controller.trigger("cue.prev") if self._routed() else player.prev()))
-        self._select_after_current()
+        self.highlight()
         return ok
 
     def _routed(self) -> bool:
         return self.controller.ready
-
-    def _select_after_current(self) -> None:
-        player = self.controller.cues
-        if player is not None and player.index is not None and player.index + 1 < len(self.cues):
-            self.table.selectRow(player.index + 1)
-        self.highlight()
 
     # ------------------------------------------------------------------ editing
     def add_cue(self, cue: Optional[Cue] = None, ask: bool = True) -> None:
@@ -378,7 +417,7 @@ class CuePanel(QFrame):
         cur = player.index if player is not None else None
         self._push()
         if player is not None and cur in (row, to):   # the current cue moved with its row
-            player.index = to if cur == row else row
+            player.index = self._followed = to if cur == row else row
             self.highlight()
         self.table.selectRow(to)
 
@@ -391,7 +430,7 @@ class CuePanel(QFrame):
         cur = player.index if player is not None else None
         self._push()
         if player is not None and cur is not None:
-            player.index = None if cur == row else (cur - 1 if cur > row else cur)
+            player.index = self._followed = None if cur == row else (cur - 1 if cur > row else cur)
             self.highlight()
         if self.cues:
             self.table.selectRow(min(row, len(self.cues) - 1))

@@ -8,8 +8,10 @@ and shown — the budget is 16 ms while generating.
 
 Keys go through the core's ``KeyMap`` (data, shared with MIDI/OSC) after
 :func:`~ui.keymap.key_name`; typing in a text field is never taken as a hotkey (only F-keys
-and Ctrl/Alt chords are). Esc leaves the output window, or — with the performance lock on —
-asks first.
+and Ctrl/Alt chords are). Focus rests on the preview: Enter in the prompt sends and returns
+there, Esc leaves any field, and a click on anything but a text field takes focus out of it, so
+hotkeys survive typing. Outside a field, Esc leaves the output window, or — with the performance
+lock on — asks first. The cue table never takes focus: arrows stay hotkeys; a click stands a cue by.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import dataclasses
 import logging
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer
@@ -33,6 +35,11 @@ from . import theme
 from .controller import Controller, ModelLoader
 from .controls_panel import ControlsPanel
 from .cue_panel import CuePanel
+from .show_buttons import ShowButtons
+
+if TYPE_CHECKING:
+    from .mapping_dialog import MappingDialog
+    from .settings_dialog import SettingsChoice
 from .keymap import key_name
 from .logpanel import ErrorBanner, LogPanel, QueueLogHandler
 from .meters import BlockClock, LatencyMeter, RateMeter
@@ -52,6 +59,15 @@ TEXT_WIDGETS = (QLineEdit, QAbstractSpinBox, QPlainTextEdit, QTextEdit)
 VIEW_KEYS = {"Up", "Down", "PageUp", "PageDown", "Home", "End", "Return", "Enter"}
 
 
+def _in_text_field(w: object) -> bool:
+    """True for a text widget or anything inside one (a spin box's line edit, an editor's viewport)."""
+    while isinstance(w, QWidget):
+        if isinstance(w, TEXT_WIDGETS) or (isinstance(w, QComboBox) and w.isEditable()):
+            return True
+        w = w.parentWidget()
+    return False
+
+
 def _b64(data: QByteArray) -> str:
     return bytes(data.toBase64().data()).decode("ascii")
 
@@ -68,6 +84,7 @@ class MainWindow(QMainWindow):
         self.store = store or SettingsStore()
         self.ui = ui_settings or UiSettings()
         self.app_settings = app_settings or AppSettings()
+        self._merge_saved_settings()
         self.controller = Controller()
         self.app: Optional[App] = None
         self.loader: Optional[ModelLoader] = None
@@ -87,8 +104,10 @@ class MainWindow(QMainWindow):
         if root.level == logging.NOTSET or root.level > logging.INFO:
             root.setLevel(logging.INFO)
 
+        self.mapping: Optional["MappingDialog"] = None
         self._build()
         self._build_menus()
+        self._install_learn_menus()
         self._restore_geometry()
         self.update_title()
 
@@ -124,9 +143,12 @@ class MainWindow(QMainWindow):
         self.path_badge.setToolTip(f"Preview path: {self.preview_reason}")
         self.output_badge = self._badge("OUTPUT OFF")
         self.lock_badge = self._badge("UNLOCKED")
+        self.show_buttons = ShowButtons(self._trigger_if_live)
         header.addWidget(wordmark)
         header.addSpacing(10)
         header.addWidget(self.model_label, 1)
+        header.addWidget(self.show_buttons)
+        header.addSpacing(6)
         for b in (self.state_badge, self.path_badge, self.output_badge, self.lock_badge):
             header.addWidget(b)
         outer.addLayout(header)
@@ -146,6 +168,9 @@ class MainWindow(QMainWindow):
         outer.addWidget(self.load_row)
 
         self.preview = make_preview(self.preview_path)
+        # the preview is where focus rests: clicking it, Enter in the prompt or Esc in any field
+        # puts focus here, so 1-9, P, Space, B and the arrows are hotkeys again
+        self.preview.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.preview.setToolTip(f"Preview ({self.preview_reason})")
         frame = QFrame()
         frame.setProperty("role", "panel")
@@ -155,6 +180,9 @@ class MainWindow(QMainWindow):
         self.prompt_bar = PromptBar(self.ui.prompt_history)
         self.prompt_bar.set_transition(self.ui.transition, self.ui.blend_blocks)
         self.prompt_bar.submitted.connect(self._send_prompt)
+        # the combo and the blend length are the live settings (as Ctrl+1…4, OSC and MIDI set them)
+        self.prompt_bar.transition_changed.connect(lambda name: self._trigger_if_live("transition.set", name))
+        self.prompt_bar.blend_changed.connect(lambda n: self._trigger_if_live("blend.blocks", n))
         top = QWidget()
         tl = QVBoxLayout(top)
         tl.setContentsMargins(0, 0, 0, 0)
@@ -211,6 +239,9 @@ class MainWindow(QMainWindow):
         self.act_load_cues = m.addAction("Load cue list…", self.cue_panel.load_dialog)
         self.act_save_cues = m.addAction("Save cue list", self.cue_panel.save)
         m.addSeparator()
+        self.act_settings = m.addAction("Settings…", self.open_settings)
+        self.act_settings.setShortcut("Ctrl+,")
+        m.addSeparator()
         m.addAction("Quit", self.close)
         m = mb.addMenu("&Model")
         self.act_model = m.addAction("Choose model…", self.choose_model)
@@ -224,6 +255,9 @@ class MainWindow(QMainWindow):
         self.act_lock = m.addAction("Performance lock", lambda: self.set_locked(not self.locked))
         self.act_lock.setShortcut("Ctrl+L")
         self.act_lock.setCheckable(True)
+        m = mb.addMenu("&Controls")
+        self.act_mapping = m.addAction("Mapping (learn, bindings, monitor)…", self.open_mapping)
+        self.act_mapping.setShortcut("Ctrl+M")
         m = mb.addMenu("&View")
         self.preview_group = QActionGroup(self)
         for p in ("auto", "gl", "raster"):
@@ -232,8 +266,106 @@ class MainWindow(QMainWindow):
             a.setChecked(self.ui.preview_path == p)
             a.triggered.connect(lambda _=False, p=p: self._set_preview_pref(p))
             self.preview_group.addAction(a)
-        self.edit_actions = (self.act_load_cues, self.act_save_cues, self.act_model,
+        self.edit_actions = (self.act_load_cues, self.act_save_cues, self.act_model, self.act_settings,
+                             self.act_mapping,
                              *self.preview_group.actions())
+
+    # ------------------------------------------------------------------ mapping and learn
+    def learnable(self) -> dict[QWidget, tuple[str, Any]]:
+        """On-screen controls and the action (with a fixed value) that right-click → Learn binds."""
+        c = self.controls
+        out: dict[QWidget, tuple[str, Any]] = {
+            c.purge: ("purge", None), c.memory: ("memory.set", None), c.new_seed: ("seed.new", None),
+            c.lock_seed: ("seed.lock", None), c.pause: ("pause.toggle", None), c.drift: ("driftguard.toggle", None),
+            c.v2v: ("v2v.set", None), self.cue_panel.go_button: ("cue.next", None),
+            self.cue_panel.next_button: ("cue.next", None), self.cue_panel.prev_button: ("cue.prev", None),
+            self.show_buttons.record: ("record.toggle", None), self.show_buttons.blackout: ("blackout", None),
+            self.show_buttons.freeze: ("freeze", None)}
+        for i, b in enumerate(c.strength_buttons):
+            out[b] = ("reactivity.set", i)
+        return out
+
+    def _install_learn_menus(self) -> None:
+        for w, (action, value) in self.learnable().items():
+            w.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            w.customContextMenuRequested.connect(
+                lambda pos, w=w, a=action, v=value: self._learn_menu(w, pos, a, v))
+
+    def _learn_menu(self, widget: QWidget, pos: Any, action: str, value: Any) -> None:
+        from PySide6.QtWidgets import QMenu
+        menu = QMenu(widget)
+        label = action if value is None else f"{action} {value}"
+        menu.addAction(f"Learn MIDI / OSC / key for {label}", lambda: self.learn(action, value))
+        menu.addAction("Mapping…", self.open_mapping)
+        menu.exec(widget.mapToGlobal(pos))
+
+    def open_mapping(self) -> Optional["MappingDialog"]:
+        """The (non-modal) mapping window; None before a model is loaded (nothing to map onto)."""
+        if self.locked or self.app is None or self.app.hub is None:
+            return None
+        from .mapping_dialog import MappingDialog
+        if self.mapping is None or self.mapping.hub is not self.app.hub:
+            self.mapping = MappingDialog(self.app.hub, self)
+        self.mapping.show()
+        self.mapping.raise_()
+        return self.mapping
+
+    def learn(self, action: str, value: Any = None) -> None:
+        dlg = self.open_mapping()
+        if dlg is not None:
+            dlg.learn(action, value)
+
+    # ------------------------------------------------------------------ settings
+    def _merge_saved_settings(self) -> None:
+        """Saved settings (the Settings dialog) under the command line's flags, which win for this run."""
+        s = self.app_settings
+        s.controls = {**self.ui.controls, **s.controls}
+        if not s.record_dir and self.ui.record_dir:
+            s.record_dir = self.ui.record_dir
+        s.low_latency = s.low_latency or self.ui.low_latency
+
+    def open_settings(self) -> None:
+        if self.locked:
+            return
+        from sfe_live.app import default_recording_dir
+        from sfe_live.controls.audio import list_input_devices
+        from sfe_live.controls.settings import ControlSettings
+
+        from .settings_dialog import SettingsDialog
+        current = (self.app.hub.settings if self.app is not None and self.app.hub is not None
+                   else ControlSettings.from_any(self.app_settings.controls))
+        devices, _err = list_input_devices()
+        dlg = SettingsDialog(current, self.ui.record_dir, self.ui.low_latency, self.ui.preview_path,
+                             audio_devices=devices, default_record_dir=str(default_recording_dir()), parent=self)
+        if dlg.exec() == SettingsDialog.DialogCode.Accepted:
+            self.apply_settings(dlg.values())
+
+    def apply_settings(self, choice: "SettingsChoice") -> list[str]:
+        """Save the dialog's choice and apply what can change live; returns the changed control names."""
+        from .settings_dialog import saved_controls
+        self.ui.controls = saved_controls(choice.controls)
+        self.ui.record_dir = choice.record_dir
+        latency_changed = choice.low_latency != self.ui.low_latency
+        self.ui.low_latency = choice.low_latency
+        self.ui.preview_path = choice.preview_path
+        self.store.save(self.ui)
+        s = self.app_settings
+        s.controls = dict(self.ui.controls)
+        s.record_dir = choice.record_dir or None
+        s.low_latency = choice.low_latency
+        changed: list[str] = []
+        if self.app is not None:
+            self.app.settings.record_dir = s.record_dir
+            self.app.settings.low_latency = s.low_latency
+            try:
+                changed = self.app.reconfigure_controls(choice.controls)
+            except Exception as exc:
+                log.exception("settings not applied")
+                self.banner.show_message("error", f"Settings not applied: {exc}")
+        if latency_changed:
+            log.info("low-latency mode %s: applies at the next model load (Model › Choose model…)",
+                     "on" if choice.low_latency else "off")
+        return changed
 
     def _fill_screens(self) -> None:
         self.screen_menu.clear()
@@ -374,15 +506,22 @@ class MainWindow(QMainWindow):
         eng = st.get("engine") or {}
         if "block" in eng:
             self.blocks.update(int(eng["block"]), now)
-        self.controls.sync(self.controller.state() or eng)
+        state = self.controller.state() or eng
+        self.controls.sync(state)
+        self.prompt_bar.sync(state.get("transition"), state.get("blend_blocks"))
         self.prompt_bar.set_on_air(str(eng.get("prompt", "")), bool(eng.get("blending")))
         self.status_panel.show_status(st, eta=self.blocks.eta(now), gui=self.latency.stats(),
                                       shown_fps=self.shown.rate(now), preview=self.preview_path,
                                       vram=self._vram(st))
         paused = bool(eng.get("paused"))
+        blackout, frozen = bool(self.app.blackout), bool(self.app.frozen)
+        self.show_buttons.sync(st, blackout, frozen)
         self.preview.set_overlay("PAUSED" if paused else "")
-        self.state_badge.setText("PAUSED" if paused else ("LIVE" if eng.get("running") else "STOPPED"))
-        set_state(self.state_badge, "warn" if paused else ("live" if eng.get("running") else ""))
+        # the badge says what the audience sees: black, a held frame, a paused or a live stream
+        text, state = (("BLACKOUT", "locked") if blackout else ("FROZEN", "warn") if frozen else
+                       ("PAUSED", "warn") if paused else ("LIVE", "live") if eng.get("running") else ("STOPPED", ""))
+        self.state_badge.setText(text)
+        set_state(self.state_badge, state)
 
     @staticmethod
     def _vram(st: dict[str, Any]) -> str:
@@ -407,8 +546,13 @@ class MainWindow(QMainWindow):
                 self.banner.show_message("info", line.text)
 
     # ------------------------------------------------------------------ gestures
+    def _trigger_if_live(self, action: str, value: object) -> None:
+        if self.app is not None:
+            self.controller.trigger(action, value)
+
     def _send_prompt(self, text: str, transition: str, blend_blocks: int) -> None:
         self.controller.send_prompt(text, transition, blend_blocks)
+        self.release_focus()           # Enter sends and hands the keys back to the hotkeys
 
     # ------------------------------------------------------------------ output window
     @property
@@ -488,26 +632,40 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ keys
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt name
         et = event.type()
+        if et == QEvent.Type.MouseButtonPress:
+            # a click on anything but a text field (buttons, sliders, the cue table, the preview) takes
+            # focus out of the prompt, so hotkeys work again after typing
+            if isinstance(obj, QWidget) and obj.window() is self and _in_text_field(QApplication.focusWidget()) \
+                    and not _in_text_field(obj):
+                self.release_focus()
+            return False
         if et not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) or not isinstance(event, QKeyEvent):
             return False
         if not isinstance(obj, QWidget) or obj.window() not in (self, self.output):
             return False          # dialogs keep their keys
         return self.handle_key(event, obj)
 
+    def release_focus(self) -> None:
+        """Leave any text field: focus rests on the preview, where every key is a hotkey."""
+        self.preview.setFocus(Qt.FocusReason.OtherFocusReason)
+
     def handle_key(self, event: QKeyEvent, target: Optional[QWidget] = None) -> bool:
         """True when the key was a hotkey (consumed)."""
         pressed = event.type() == QEvent.Type.KeyPress
+        focus = target if target is not None else QApplication.focusWidget()
         if event.key() == Qt.Key.Key_Escape:
             if pressed and not event.isAutoRepeat():
-                self.escape()
+                if _in_text_field(focus):
+                    self.release_focus()      # Esc leaves the field (and does nothing else)
+                else:
+                    self.escape()
             return True
         name = key_name(event)
         if name is None:
             return False
-        focus = target if target is not None else QApplication.focusWidget()
         chord = any(m in name for m in ("Ctrl+", "Alt+")) or name.split("+")[-1].startswith("F") and \
             name.split("+")[-1][1:].isdigit()
-        if isinstance(focus, TEXT_WIDGETS) or (isinstance(focus, QComboBox) and focus.isEditable()):
+        if _in_text_field(focus):
             if not chord:
                 return False
         elif isinstance(focus, QAbstractItemView) and name in VIEW_KEYS:
@@ -562,6 +720,8 @@ class MainWindow(QMainWindow):
             self.output.close()
             self.output.deleteLater()
             self.output = None
+        if self.mapping is not None:
+            self.mapping.close()
         QApplication.instance().removeEventFilter(self)
         if self.loader is not None:
             self.loader.join(30)

@@ -179,7 +179,14 @@ class ModelDialog(QDialog):
                 msgs += problems
             except Exception as exc:
                 msgs.append(str(exc))
-        self.warning.setText("\n".join(msgs))
+        self._set_warning("\n".join(msgs))
+
+    def _set_warning(self, text: str) -> None:
+        """Show ``text`` whole: the wrapped label gets the height its lines need and the dialog grows."""
+        self.warning.setText(text)
+        w = max(self.warning.width(), self.width() - 24, 300)
+        self.warning.setMinimumHeight(self.warning.heightForWidth(w) if text else 0)
+        self.adjustSize()
 
     def decoder_choice(self) -> DecoderChoice:
         if self.demo.isChecked() or not self.dec_taehv.isChecked():
@@ -195,6 +202,6 @@ class ModelDialog(QDialog):
 
     def _accept(self) -> None:
         if self.folder_radio.isChecked() and not self.folder.text().strip():
-            self.warning.setText("Choose a model folder first.")
+            self._set_warning("Choose a model folder first.")
             return
         self.accept()

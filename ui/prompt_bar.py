@@ -79,10 +79,12 @@ class HistoryLineEdit(QLineEdit):
 
 
 class PromptBar(QFrame):
-    """Emits ``submitted(text, transition, blend_blocks)`` on Enter or Send."""
+    """Emits ``submitted(text, transition, blend_blocks)`` on Enter or Send; ``transition_changed`` and
+    ``blend_changed`` when the performer changes them here (the window makes them live at once)."""
 
     submitted = Signal(str, str, int)
     transition_changed = Signal(str)
+    blend_changed = Signal(int)
 
     def __init__(self, history: Optional[list[str]] = None, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -128,6 +130,7 @@ class PromptBar(QFrame):
         self.blend.setSuffix(" blk")
         self.blend.setToolTip("Blocks a blend takes")
         self.blend.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.blend.valueChanged.connect(self.blend_changed.emit)
         self.send_button = QPushButton("Send ⏎")
         self.send_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.send_button.clicked.connect(self._send)
@@ -145,6 +148,21 @@ class PromptBar(QFrame):
             self.transition.setCurrentText(name)
         if blend_blocks is not None:
             self.blend.setValue(int(blend_blocks))
+
+    def sync(self, transition: object, blend_blocks: object) -> None:
+        """Show the live transition (set by keys, OSC, MIDI or a cue) without sending it back."""
+        for w in (self.transition, self.blend):
+            w.blockSignals(True)
+        try:
+            if isinstance(transition, str) and transition in TRANSITIONS \
+                    and transition != self.transition.currentText():
+                self.transition.setCurrentText(transition)
+                self.blend.setEnabled(transition == "blend")
+            if isinstance(blend_blocks, int) and not self.blend.hasFocus() and blend_blocks != self.blend.value():
+                self.blend.setValue(blend_blocks)
+        finally:
+            for w in (self.transition, self.blend):
+                w.blockSignals(False)
 
     def set_on_air(self, prompt: str, blending: bool = False) -> None:
         text = f"on air{' (blending)' if blending else ''}: {prompt}" if prompt else ""

@@ -50,6 +50,9 @@ class UiSettings:
     blend_blocks: int = 4
     reactivity: int = 3
     show_log: bool = True
+    controls: dict[str, Any] = field(default_factory=dict)   # ControlSettings fields (Settings dialog)
+    record_dir: str = ""                # "" = <the user's video folder>/sfe-live
+    low_latency: bool = False           # applies at the next model load
 
     HISTORY_MAX = 100
 
@@ -75,6 +78,10 @@ class UiSettings:
                 ok = isinstance(v, str)
             elif isinstance(default, list):
                 ok = isinstance(v, list) and all(isinstance(x, str) for x in v)
+            elif f.name == "controls":
+                ok = isinstance(v, dict)
+                if ok:
+                    v = _control_fields(v)
             elif isinstance(default, dict):
                 ok = isinstance(v, dict) and all(isinstance(x, str) for x in v.values())
             else:  # pragma: no cover
@@ -87,6 +94,28 @@ class UiSettings:
             out.preview_path = "auto"
         out.prompt_history = out.prompt_history[-cls.HISTORY_MAX:]
         return out
+
+
+def _control_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """Keep the known ControlSettings fields whose values have the field's type (others are logged)."""
+    from sfe_live.controls.settings import ControlSettings
+    defaults = ControlSettings()
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        if not hasattr(defaults, k):
+            log.warning("settings: unknown control setting %r ignored", k)
+            continue
+        d = getattr(defaults, k)
+        if d is None or isinstance(v, type(d)) and not (isinstance(v, bool) and not isinstance(d, bool)):
+            if isinstance(v, (str, int, float, bool, type(None))) or (
+                    isinstance(v, list) and all(isinstance(x, str) for x in v)):
+                out[k] = v
+                continue
+        if isinstance(d, float) and isinstance(v, int) and not isinstance(v, bool):
+            out[k] = float(v)
+            continue
+        log.warning("settings: control setting %s has the wrong type (%r); using the default", k, v)
+    return out
 
 
 # ------------------------------------------------------------------------------- migrations

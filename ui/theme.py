@@ -55,6 +55,7 @@ QPushButton#purge {{ background: {PURGE}; color: #fff; font-size: 22pt; font-wei
                      letter-spacing: 3px; border: 2px solid #ff7a7d; border-radius: 8px; }}
 QPushButton#purge:pressed {{ background: #b3262b; }}
 QPushButton#go {{ background: {ACCENT}; color: #111; font-size: 14pt; font-weight: 800; border: none; }}
+QPushButton#rec:checked {{ background: {BAD}; color: #fff; border-color: {BAD}; }}
 QPushButton#go:pressed {{ background: #d68c10; }}
 QLineEdit, QSpinBox, QDoubleSpinBox, QComboBox, QPlainTextEdit, QTextEdit {{
     background: #0d0e10; border: 1px solid {BORDER}; border-radius: 4px; padding: 4px 6px;

@@ -17,6 +17,7 @@ taken, no MIDI system, no audio device) is reported in :meth:`status` and the re
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -44,6 +45,12 @@ from .tempo import LinkClock, Scheduler, TempoClock
 log = logging.getLogger(__name__)
 
 TICK_HZ = 30.0
+# the settings each restartable part is built from (a change restarts that part alone)
+PARTS: dict[str, set[str]] = {
+    "osc": {"osc_enabled", "osc_host", "osc_port", "osc_reply_port", "osc_push"},
+    "midi": {"midi_enabled", "midi_backend", "midi_inputs", "midi_profiles", "midi_clock", "midi_rescan_s"},
+    "audio": {"audio_enabled", "audio_device", "audio_gain_db", "audio_falloff"},
+}
 
 
 class ControlHub:
@@ -116,7 +123,20 @@ class ControlHub:
             except (DataFileError, FileNotFoundError) as e:
                 self.errors["cues"] = str(e)
                 log.error("%s", e)
-        if s.osc_enabled:
+        for part in PARTS:
+            self._start_part(part)
+        if s.link:
+            if not self.link.enable():
+                self.errors["link"] = self.link.error or "Ableton Link unavailable"
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._tick_loop, name="sfe-controls", daemon=True)
+        self._thread.start()
+
+    def _start_part(self, part: str) -> None:
+        """Start OSC, MIDI or audio from the current settings (when enabled there)."""
+        s = self.settings
+        self.errors.pop(part, None)
+        if part == "osc" and s.osc_enabled:
             self.osc = OscServer(self.router, host=s.osc_host, port=s.osc_port, reply_port=s.osc_reply_port,
                                  push_to=s.push_target(), bindings=self._user.get("osc", ()),
                                  learner=self.learner)
@@ -125,24 +145,65 @@ class ControlHub:
             except OSError as e:
                 self.errors["osc"] = self.osc.error or str(e)
                 log.error("%s", self.errors["osc"])
-        if s.midi_enabled:
+        elif part == "midi" and s.midi_enabled:
             self.midi = MidiService(self.router, profiles=self._profiles(), user_bindings=self._user.get("midi", ()),
                                     tempo=self.tempo, learner=self.learner, backend=s.midi_backend,
                                     inputs=s.midi_inputs, clock_in=s.midi_clock, rescan_interval=s.midi_rescan_s)
             self.midi.start()
             if self.midi.error:
                 self.errors["midi"] = self.midi.error
-        if s.audio_enabled:
+        elif part == "audio" and s.audio_enabled:
             self.audio = AudioInput(self.router, device=s.audio_device, bindings=self._user.get("audio", ()),
                                     gain_db=s.audio_gain_db, falloff_per_s=s.audio_falloff)
             if not self.audio.start():
                 self.errors["audio"] = self.audio.error or "audio input unavailable"
-        if s.link:
-            if not self.link.enable():
+
+    def _stop_part(self, part: str) -> None:
+        current = getattr(self, part)
+        if current is None:
+            return
+        if part == "osc":
+            self._user["osc"] = list(current.bindings())       # keep what was learned meanwhile
+        elif part == "midi":
+            self._user["midi"] = list(current.user_bindings())
+        elif part == "audio":
+            self._user["audio"] = list(current.bindings.bindings())
+        try:
+            current.stop()
+        except Exception:
+            log.exception("stopping %s", part)
+        setattr(self, part, None)
+
+    def reconfigure(self, changes: Mapping[str, Any]) -> list[str]:
+        """Apply new control settings live (the Settings dialog): restart only the parts whose settings
+        changed (OSC, MIDI, audio), set tempo/quantise/look-ahead/Link in place. Returns the changed
+        field names. Unknown names raise ``ValueError`` naming them."""
+        known = {f.name for f in dataclasses.fields(ControlSettings)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(f"unknown control settings: {', '.join(unknown)}")
+        new = dataclasses.replace(self.settings, **dict(changes))
+        changed = sorted(k for k in changes if getattr(new, k) != getattr(self.settings, k))
+        self.settings = new
+        if "bpm" in changed:
+            self._set_bpm(new.bpm)
+        if "quantize" in changed:
+            self.cues.quantize_override = new.quantize or None
+        if "lookahead_ms" in changed:
+            self.cues.lookahead = new.lookahead_ms / 1000.0
+        if "link" in changed:
+            self.errors.pop("link", None)
+            if new.link and not self.link.enable():
                 self.errors["link"] = self.link.error or "Ableton Link unavailable"
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._tick_loop, name="sfe-controls", daemon=True)
-        self._thread.start()
+            elif not new.link:
+                self.link.disable()
+        for part, fields in PARTS.items():
+            if fields & set(changed):
+                self._stop_part(part)
+                self._start_part(part)
+        if changed:
+            log.info("control settings changed: %s", ", ".join(changed))
+        return changed
 
     def stop(self) -> None:
         self._stop.set()
@@ -240,6 +301,16 @@ class ControlHub:
 
     def cancel_learn(self) -> None:
         self.learner.cancel()
+
+    def audio_bindings(self) -> list[Binding]:
+        """Audio feature → action bindings (kept and saved while audio input is off too)."""
+        return self.audio.bindings.bindings() if self.audio is not None else list(self._user.get("audio", ()))
+
+    def set_audio_bindings(self, bindings: Iterable[Binding]) -> None:
+        bindings = list(bindings)
+        self._user["audio"] = bindings
+        if self.audio is not None:
+            self.audio.bindings.set_bindings(bindings)
 
     # ------------------------------------------------------------------ status
     def status(self) -> dict[str, Any]:

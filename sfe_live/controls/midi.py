@@ -34,7 +34,9 @@ DEFAULT_BACKEND = "mido.backends.rtmidi"
 JACK_BACKEND = "mido.backends.rtmidi/UNIX_JACK"
 FLASH_S = 0.15
 FEEDBACK_HZ = 30.0
-_SKIP_PORTS = ("midi through", "sfe-live")
+# "RtMidi output"/"RtMidi input" are the ports rtmidi makes for our own connections (e.g. the LED
+# output to a controller): opened as inputs they would feed our own LED messages back as presses
+_SKIP_PORTS = ("midi through", "sfe-live", ":rtmidi output", ":rtmidi input")
 
 
 def _try_backend(name: str) -> tuple[Any, Optional[str]]:

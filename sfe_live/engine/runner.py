@@ -121,6 +121,7 @@ class Runner:
         self._ahead = ahead
         self.queue = CommandQueue()
         self._listeners: list[BlockListener] = []
+        self._pause_listeners: list[Callable[[bool], None]] = []
         self._thread: Optional[threading.Thread] = None
         self._stop = threading.Event()
         self._status = EngineStatus(model=engine.bundle.name)
@@ -140,6 +141,10 @@ class Runner:
 
     def add_listener(self, fn: BlockListener) -> None:
         self._listeners.append(fn)
+
+    def add_pause_listener(self, fn: Callable[[bool], None]) -> None:
+        """``fn(paused)`` on the worker thread whenever pause takes effect or ends."""
+        self._pause_listeners.append(fn)
 
     def remove_listener(self, fn: BlockListener) -> None:
         if fn in self._listeners:
@@ -175,9 +180,19 @@ class Runner:
                 self._last_cmd = f"{cmd.name} @ block {self.engine.state.block_index}"
                 if was_paused and not self.engine.paused:
                     self._clock_start = None
+                if was_paused != self.engine.paused:
+                    self._times.clear()              # no stale fps across a pause
+                    self._tell_paused(self.engine.paused)
             except Exception as exc:  # a bad command never stops the show
                 log.error("command %s rejected: %s", cmd, exc)
                 self._error = f"{cmd.name}: {exc}"
+
+    def _tell_paused(self, paused: bool) -> None:
+        for fn in list(self._pause_listeners):
+            try:
+                fn(paused)
+            except Exception:
+                log.exception("pause listener %r failed", fn)
 
     def _pace(self) -> None:
         """Real time: stay at most lookahead_s of video ahead of the wall clock."""
@@ -235,7 +250,7 @@ class Runner:
         e = self.engine
         st, p = e.state, e.params
         fps = 0.0
-        if len(self._times) >= 2:
+        if len(self._times) >= 2 and not e.paused:
             dt = self._times[-1][0] - self._times[0][0]
             fps = sum(n for _, n in list(self._times)[1:]) / dt if dt > 0 else 0.0
         lb = block or e.last_block

@@ -114,6 +114,11 @@ class OutputManager:
         """Drop frames waiting in the playout (a hard cut); the last frame stays on screen."""
         self._playout.clear()
 
+    def set_hold(self, paused: bool) -> None:
+        """The engine paused (True) or resumed: while paused the last frame stays without counting
+        underruns or repeats."""
+        self._playout.hold(paused)
+
     # -- sinks (any thread) -----------------------------------------------------------------
 
     def add_sink(

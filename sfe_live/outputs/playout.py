@@ -107,6 +107,7 @@ class Playout:
         self._overrun_frames = 0
         self._late_resyncs = 0
         self._emit_times: Deque[float] = collections.deque(maxlen=32)
+        self._held = False
 
     # -- input ------------------------------------------------------------------------------
 
@@ -129,6 +130,13 @@ class Playout:
     def clear(self) -> None:
         """Drop queued frames (e.g. a hard cut); keeps showing the last frame."""
         self._buf.clear()
+
+    def hold(self, on: bool) -> None:
+        """The producer paused on purpose: an empty buffer then repeats the last frame without counting
+        underruns or repeats (a paused show is not a glitch); released, it rebuffers uncounted."""
+        self._held = bool(on)
+        if not on and not self._buf and self._state is PlayState.PLAYING:
+            self._state = PlayState.BUFFERING
 
     # -- output -----------------------------------------------------------------------------
 
@@ -163,6 +171,8 @@ class Playout:
         if self._state is PlayState.PLAYING:
             if self._buf:
                 self._last = self._buf.popleft()
+            elif self._held:
+                repeated = True
             else:
                 self._underruns += 1
                 self._state = PlayState.BUFFERING
@@ -180,7 +190,7 @@ class Playout:
                 repeated = True
         if self._last is None:
             return None
-        if repeated:
+        if repeated and not self._held:
             self._repeats += 1
         self._seq += 1
         return Tick(self._last, self._seq, t, repeated)
@@ -275,6 +285,10 @@ class PlayoutThread:
     def clear(self) -> None:
         with self._cond:
             self.playout.clear()
+
+    def hold(self, on: bool) -> None:
+        with self._cond:
+            self.playout.hold(on)
 
     def status(self) -> PlayoutStatus:
         with self._cond:

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA = 1
 QUANTIZE = ("none", "beat", "bar")
+AUTO_ADVANCE_HORIZON = 0.25    # s: a beat-timed auto-advance is handed to the timer this early
 MAX_BLEND_BLOCKS = 64
 
 
@@ -216,6 +217,8 @@ def save_cue_list(cl: CueList, path: Union[str, Path]) -> None:
 class BeatClock(Protocol):
     def next_boundary(self, unit: str = "beat", t: Optional[float] = None, lookahead: float = 0.0) -> float: ...
 
+    def time_of_beat(self, beat: float) -> float: ...
+
     def beat_at(self, t: Optional[float] = None) -> float: ...
 
 
@@ -281,18 +284,27 @@ class CuePlayer:
                 return False
             i = int(number) - 1
             unit = quantize or self.quantize_override or cl.cues[i].quantize or cl.quantize
-            self._cancel_pending()
             if unit in (None, "none") or self.tempo is None or self.timer is None:
+                self._cancel_pending()
                 self._fire(i)
                 return True
-            when = self.tempo.next_boundary(unit, lookahead=self.lookahead)
-            if when <= self._clock() + 1e-3:
-                self._fire(i)
-                return True
-            job = self.timer.call_at(when, lambda i=i: self._fire_pending(i))
-            self._pending = (i, job)
-            self._pending_index = i
+            return self._fire_at(i, self.tempo.next_boundary(unit, lookahead=self.lookahead))
+
+    def _fire_at(self, i: int, when: float) -> bool:
+        """Fire cue index ``i`` at clock time ``when`` (now if that has come); replaces a pending GO.
+
+        The cue is recorded as landing on the beat at ``when`` + look-ahead, however late the timer runs,
+        so beat-timed auto-advance does not accumulate the timer's lateness.
+        """
+        self._cancel_pending()
+        beat = None if self.tempo is None else self.tempo.beat_at(when + self.lookahead)
+        if self.timer is None or when <= self._clock() + 1e-3:
+            self._fire(i, beat)
             return True
+        job = self.timer.call_at(when, lambda i=i, beat=beat: self._fire_pending(i, beat))
+        self._pending = (i, job)
+        self._pending_index = i
+        return True
 
     def next(self) -> bool:
         with self._lock:
@@ -328,22 +340,24 @@ class CuePlayer:
         self._pending = None
         self._pending_index = None
 
-    def _fire_pending(self, i: int) -> None:
+    def _fire_pending(self, i: int, beat: Optional[float] = None) -> None:
         with self._lock:
             if self._pending is None or self._pending[0] != i:
                 return
             self._pending = None
             self._pending_index = None
-            self._fire(i)
+            self._fire(i, beat)
 
-    def _fire(self, i: int) -> None:
+    def _fire(self, i: int, beat: Optional[float] = None) -> None:
         cl = self.cue_list
         if cl is None:
             return
         cue = cl.cues[i]
         self.index = i
         self._fired_block = self._safe_block()
-        self._fired_beat = self.tempo.beat_at() if self.tempo is not None else None
+        # the beat on which this cue reaches the screen (a quantised GO fires look-ahead early)
+        self._fired_beat = (None if self.tempo is None else
+                            beat if beat is not None else self.tempo.beat_at(self._clock() + self.lookahead))
         self._fired_time = self._clock()
         self._auto_done = False
         self.fired += 1
@@ -373,10 +387,29 @@ class CuePlayer:
                 if b is not None and self._fired_block is not None:
                     due = b - self._fired_block >= cue.advance_blocks
             elif cue.advance_beats is not None and self.tempo is not None and self._fired_beat is not None:
-                due = self.tempo.beat_at() - self._fired_beat >= cue.advance_beats - 1e-6
+                # bar-exact: the next cue lands on (fired beat + N), not on the bar after it (a
+                # re-quantised GO from a tick that comes just after the boundary is one bar late)
+                target = self._fired_beat + cue.advance_beats
+                when = self.tempo.time_of_beat(round(target, 6)) - self.lookahead
+                horizon = AUTO_ADVANCE_HORIZON if self.timer is not None else 0.0
+                if when <= self._clock() + horizon:
+                    nxt = self._next_index()
+                    self._auto_done = True
+                    if nxt is not None:
+                        self._fire_at(nxt, when)
+                return
             if due:
                 self._auto_done = True
                 self.next()
+
+    def _next_index(self) -> Optional[int]:
+        """The index after the current cue, wrapping only for looping lists."""
+        if self.index is None or not self.count:
+            return None
+        n = self.index + 1
+        if n >= self.count:
+            return 0 if (self.cue_list and self.cue_list.loop) else None
+        return n
 
     # ------------------------------------------------------------------ state
     def status(self) -> dict[str, Any]:

@@ -93,3 +93,27 @@ def test_runner_reports_rejected_command(tiny_bundle):
         time.sleep(0.05)
     runner.stop()
     assert "SetSteps" in runner.status().error and runner.blocks_done >= 1
+
+
+def test_pause_zeroes_fps_and_tells_listeners(tiny_bundle):
+    engine = Engine(tiny_bundle, StreamConfig(height=64, width=64), prompt="a red ball")
+    runner = Runner(engine, realtime=False)
+    told = []
+    runner.add_pause_listener(told.append)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 120
+        while runner.status().fps == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert runner.status().fps > 0
+        runner.submit(C.SetPaused(True))
+        while not runner.status().paused and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.15)
+        assert runner.status().fps == 0.0 and told == [True]
+        runner.submit(C.SetPaused(False))
+        while told != [True, False] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert told == [True, False]
+    finally:
+        runner.stop()

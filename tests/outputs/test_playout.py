@@ -138,3 +138,27 @@ def test_thread_paces_with_the_real_clock():
     assert abs(span - 24 / 50.0) < 0.06
     frame, seq = slot.get()
     assert frame is not None and seq == st.emitted
+
+
+def test_a_paused_producer_is_not_a_glitch():
+    """Paused, the last frame stays on screen at the fixed rate, and neither underruns nor repeats
+    count (they used to keep climbing while the show was paused on purpose)."""
+    p = Playout(PlayoutConfig(fps=16.0, prebuffer=2))
+    dt = 1 / 16
+    p.push(np.zeros((4, 2, 2, 3), np.uint8), 0.0)
+    t, ticks = 0.0, []
+    for _ in range(4):
+        ticks += p.advance(t)
+        t += dt
+    p.hold(True)
+    for _ in range(40):
+        ticks += p.advance(t)
+        t += dt
+    st = p.status()
+    assert st.underruns == 0 and st.repeats == 0 and len(ticks) == 44
+    p.hold(False)
+    p.push(np.ones((4, 2, 2, 3), np.uint8), t)
+    for _ in range(8):
+        ticks += p.advance(t)
+        t += dt
+    assert p.status().underruns == 0 and ticks[-1].frame.max() == 1

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 from sfe_live.engine import commands as C
 from sfe_live.show.cues import Cue, CueList, CueListError, CuePlayer, load_cue_list, save_cue_list
 from sfe_live.show.presets import list_cue_lists, list_profiles, resolve
+
+PRESETS = Path(__file__).resolve().parents[2] / "presets"
 
 GOOD = """schema = 1
 name = "test"
@@ -109,7 +112,10 @@ class FakeTempo:
         return k * size - lookahead
 
     def beat_at(self, t=None):
-        return self.clock() / 0.5
+        return (self.clock() if t is None else t) / 0.5
+
+    def time_of_beat(self, beat):
+        return beat * 0.5
 
 
 class FakeTimer:
@@ -183,8 +189,34 @@ def test_player_auto_advance_blocks_and_beats():
     pl2.go(1)
     for i in range(1, 45):
         t[0] = i * 0.1
+        pl2.timer.run_until(t[0])
         pl2.tick()
     assert [c.text for c in sent[2:]] == ["x", "y", "x"]  # 4 beats = 2 s at 120 BPM
+
+
+def test_auto_advance_is_bar_exact_at_120_bpm():
+    """neon_club_set's 16-beat cues (quantize = bar) at 120 BPM advance every 8.0 s, not every 10 s (a bar
+    late: the tick after the 16th beat re-quantised the GO to the following bar)."""
+    from sfe_live.controls.tempo import TempoClock
+
+    t = [0.0]
+    clock = lambda: t[0]  # noqa: E731
+    tempo = TempoClock(120.0, clock=clock)
+    timer, fired = FakeTimer(), []
+    pl = CuePlayer(lambda c: fired.append((t[0], c.text)), tempo=tempo, timer=timer, lookahead=0.1, clock=clock)
+    pl.load(load_cue_list(PRESETS / "neon_club_set.toml"))
+    t[0] = 0.3
+    pl.go(1)                                   # quantised to the next bar (2.0 s) minus the look-ahead
+    while t[0] < 40.0:
+        t[0] = round(t[0] + 1 / 30, 6)         # the hub ticks ~30x/s; the timer runs a little late
+        timer.run_until(t[0])
+        pl.tick()
+    times = [round(w, 2) for w, _ in fired]
+    assert len(times) == 5 and times[0] == pytest.approx(1.9, abs=0.04), times
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert all(g == pytest.approx(8.0, abs=1 / 30 + 1e-6) for g in gaps), gaps
+    # each cue lands on a bar boundary (beat multiple of 4) once the look-ahead has passed
+    assert all(tempo.beat_at(w + 0.1) % 4 == pytest.approx(0, abs=0.07) for w, _ in fired)
 
 
 def test_player_without_list_is_quiet():

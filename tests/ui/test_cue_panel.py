@@ -88,3 +88,39 @@ def test_lock_disables_editing_only(qtbot, cue_file) -> None:  # type: ignore[no
     p.set_locked(True)
     assert not any(b.isEnabled() for b in p.edit_buttons)
     assert p.go_button.isEnabled() and p.next_button.isEnabled() and p.prev_button.isEnabled()
+
+
+def _five(loop: bool = False):  # type: ignore[no-untyped-def]
+    from sfe_live.show.cues import CueList
+    return CueList(tuple(Cue(prompt=f"p{i}", name=f"c{i}") for i in range(1, 6)), name="five", loop=loop)
+
+
+def test_standby_follows_any_fired_cue(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Click row 1, press 3 (fires cue 3: cue 4 now stands by), GO -> cue 4 fires, not cue 1."""
+    p, sent = _panel(qtbot)
+    p.set_cue_list(_five())
+    p.table.selectRow(0)
+    p.controller.cues.go(3)                 # what number key 3, OSC /sfe/cue/go 3 or MIDI do
+    p.highlight()                           # the GUI timer's pull
+    assert p.selected_row() == 3
+    assert p.go()
+    assert [c.text for c in sent] == ["p3", "p4"] and p.selected_row() == 4
+
+
+def test_go_on_the_last_cue_does_not_wrap(qtbot) -> None:  # type: ignore[no-untyped-def]
+    p, sent = _panel(qtbot)
+    p.set_cue_list(_five())
+    p.table.selectRow(4)
+    assert p.go() and p.selected_row() is None
+    assert not p.go() and not p.go()        # no standby after the end: nothing fires
+    assert [c.text for c in sent] == ["p5"]
+    p.table.selectRow(1)                    # clicking a row stands it by
+    assert p.go() and [c.text for c in sent] == ["p5", "p2"]
+
+
+def test_looping_list_wraps_the_standby(qtbot) -> None:  # type: ignore[no-untyped-def]
+    p, sent = _panel(qtbot)
+    p.set_cue_list(_five(loop=True))
+    p.table.selectRow(4)
+    assert p.go() and p.selected_row() == 0
+    assert p.go() and [c.text for c in sent] == ["p5", "p1"]

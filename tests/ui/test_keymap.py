@@ -68,3 +68,50 @@ def test_custom_key_binding_persists(window, sent, qtbot) -> None:  # type: igno
     assert path.exists() and "seed.new" in path.read_text()
     w.controller.keymap.unbind("G")
     path.unlink()
+
+
+def test_hotkeys_survive_typing(window, sent, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Enter sends and returns focus; Esc leaves the field; a click on a button or the cue table
+    takes focus out of the prompt — afterwards P and Up are hotkeys again, not text."""
+    from PySide6.QtWidgets import QApplication
+
+    from sfe_live.engine import commands as C
+    w = window
+    w.prompt_bar.edit.setFocus()
+    qtbot.keyClicks(w.prompt_bar.edit, "a red sky")
+    qtbot.keyClick(w.prompt_bar.edit, Qt.Key.Key_Return)
+    assert isinstance(sent[-1], C.SetPrompt) and sent[-1].text == "a red sky"
+    target = QApplication.focusWidget() or w.preview
+    qtbot.keyClick(target, Qt.Key.Key_P)                         # a hotkey, not text
+    assert isinstance(sent[-1], C.Purge) and w.prompt_bar.edit.text() == ""
+
+    w.prompt_bar.edit.setFocus()
+    qtbot.keyClicks(w.prompt_bar.edit, "half typed")
+    qtbot.keyClick(w.prompt_bar.edit, Qt.Key.Key_Escape)         # leaves the field, keeps the text
+    assert not w.prompt_bar.edit.hasFocus() and w.prompt_bar.edit.text() == "half typed"
+    n = len(sent)
+    qtbot.keyClick(QApplication.focusWidget() or w.preview, Qt.Key.Key_Up)   # reactivity step
+    assert len(sent) == n + 1 and isinstance(sent[-1], C.SetReactivity)
+
+    w.prompt_bar.edit.setFocus()
+    qtbot.mouseClick(w.controls.purge, Qt.MouseButton.LeftButton)   # a button click takes focus out
+    assert not w.prompt_bar.edit.hasFocus()
+    assert w.cue_panel.table.focusPolicy() == Qt.FocusPolicy.NoFocus  # arrows never go to the table
+
+
+def test_prompt_bar_shows_the_live_transition(window, sent, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Ctrl+2 / OSC /sfe/transition set the live transition: the combo follows, and Enter sends with it."""
+    import time
+
+    from sfe_live.engine import commands as C
+    w = window
+    w.app.trigger("transition.set", "blend", source="osc")
+    w.app.trigger("blend.blocks", 7, source="osc")
+    w._slow_tick(time.perf_counter())
+    assert w.prompt_bar.transition.currentText() == "blend" and w.prompt_bar.blend.value() == 7
+    w.prompt_bar.edit.setFocus()
+    qtbot.keyClicks(w.prompt_bar.edit, "a slow sea")
+    qtbot.keyClick(w.prompt_bar.edit, Qt.Key.Key_Return)
+    assert sent[-1] == C.SetPrompt(text="a slow sea", transition="blend", strength=None, blend_blocks=7)
+    w.prompt_bar.transition.setCurrentText("purge")             # the performer's choice is live at once
+    assert w.controller.state()["transition"] == "purge"

@@ -129,3 +129,33 @@ def test_run_gui_opens_and_closes(qtbot, config_dir, monkeypatch) -> None:  # ty
     assert run_gui(AppSettings(model="tiny-random", osc=False), []) == 0
     assert seen["title"].startswith("sfe-live — tiny-random")
     assert (config_dir / "ui-settings.json").exists()
+
+
+def test_show_buttons_and_badge_tell_the_truth(window, qtbot, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Record / Blackout / Freeze are on screen; their state (and the badge) come back from the app;
+    Record writes to the recordings folder (the user's video folder by default), not the cwd."""
+    import time
+
+    from sfe_live.app import default_recording_dir
+    w = window
+    monkeypatch.setenv("SFE_LIVE_RECORDINGS_DIR", str(tmp_path / "videos"))
+    monkeypatch.setattr(w.app.settings, "record_dir", None)
+    assert default_recording_dir() == tmp_path / "videos"
+    w.app.trigger("blackout", True, source="osc")
+    w._slow_tick(time.perf_counter())
+    assert w.show_buttons.blackout.isChecked() and w.state_badge.text() == "BLACKOUT"
+    w.app.trigger("blackout", False, source="osc")
+    w.app.trigger("freeze", True, source="osc")
+    w._slow_tick(time.perf_counter())
+    assert not w.show_buttons.blackout.isChecked() and w.show_buttons.freeze.isChecked()
+    assert w.state_badge.text() == "FROZEN"
+    w.app.trigger("freeze", False, source="osc")
+
+    qtbot.mouseClick(w.show_buttons.record, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: (w._slow_tick(time.perf_counter()), w.show_buttons.record.isChecked())[1], timeout=10_000)
+    qtbot.waitUntil(lambda: w.app.outputs.status().sink("record").sent >= 4, timeout=20_000)
+    qtbot.mouseClick(w.show_buttons.record, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: (w._slow_tick(time.perf_counter()), not w.show_buttons.record.isChecked())[1],
+                    timeout=10_000)
+    assert w.state_badge.text() == "LIVE"
+    assert [p.suffix for p in (tmp_path / "videos").iterdir()] == [".mp4"]
