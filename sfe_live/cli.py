@@ -20,6 +20,10 @@ from typing import Any, Optional, Sequence
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from sfe_live.controls.tempo import add_link_arguments  # noqa: E402
+from sfe_live.outputs.options import add_output_arguments, output_options  # noqa: E402
+from sfe_live.sources.options import add_source_arguments, source_settings  # noqa: E402
+
 log = logging.getLogger("sfe_live")
 
 
@@ -489,9 +493,17 @@ def _settings(args: argparse.Namespace) -> Any:
                        kv_window=args.kv_window, sink_frames=args.sink_frames,
                        steps=tuple(int(s) for s in args.steps.split(",")),
                        cues=getattr(args, "cues", None), osc_port=getattr(args, "osc_port", None),
-                       midi_port=getattr(args, "midi", None), vcam=getattr(args, "vcam", False),
-                       record=getattr(args, "record", None), audio=getattr(args, "audio", False),
+                       midi_port=getattr(args, "midi", None), outputs=output_options(args), **_sources(args),
+                       link=bool(getattr(args, "link", False)),
+                       audio=getattr(args, "audio", False),
                        threads=args.threads)
+
+
+def _sources(args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        return source_settings(args)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -548,6 +560,9 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(g)
     g.add_argument("--prompt", default="a red ball bouncing on a black background")
     g.add_argument("--cues")
+    add_output_arguments(g)
+    add_source_arguments(g)
+    add_link_arguments(g)
     g.set_defaults(func=cmd_gui)
 
     r = sub.add_parser("render", help="render offline to MP4 / PNG frames")
@@ -588,8 +603,9 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--osc-port", type=int)
     h.add_argument("--midi", help="MIDI input port name (substring)")
     h.add_argument("--audio", action="store_true", help="audio reactivity from the default input")
-    h.add_argument("--vcam", action="store_true")
-    h.add_argument("--record", help="a folder for MP4 recordings")
+    add_output_arguments(h)
+    add_source_arguments(h)
+    add_link_arguments(h)
     h.add_argument("--duration", type=float, help="stop after S seconds")
     h.add_argument("--v2v", help="video-to-video from a video file (loops)")
     h.add_argument("--v2v-strength", type=float, default=0.5)

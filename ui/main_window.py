@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any, Optional
@@ -37,6 +38,7 @@ from .keymap import key_name
 from .logpanel import ErrorBanner, LogPanel, QueueLogHandler
 from .meters import BlockClock, LatencyMeter, RateMeter
 from .model_dialog import ModelDialog
+from .outputs_panel import OutputsPanel
 from .output_window import OutputWindow, find_screen
 from .preview import choose_path, make_preview
 from .prompt_bar import PromptBar
@@ -165,8 +167,12 @@ class MainWindow(QMainWindow):
         self.cue_panel = CuePanel(self.controller)
         self.cue_panel.list_changed.connect(lambda _n: self.update_title())
         self.log_panel = LogPanel()
+        self.outputs_panel = OutputsPanel()
+        self.outputs_panel.toggled.connect(self._switch_output)
+        self.outputs_panel.recheck.connect(lambda: self.app is not None and self.app.refresh_availability())
         self.tabs = QTabWidget()
         self.tabs.addTab(self.cue_panel, "Cues")
+        self.tabs.addTab(self.outputs_panel, "Outputs")
         self.tabs.addTab(self.log_panel, "Log")
         self.tabs.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
@@ -220,6 +226,8 @@ class MainWindow(QMainWindow):
         self.act_output.setCheckable(True)
         self.screen_menu = m.addMenu("Output screen")
         self.screen_menu.aboutToShow.connect(self._fill_screens)
+        m.addSeparator()
+        self.outputs_panel.attach_menu(m.addMenu("Send to"))
         m.addSeparator()
         self.act_lock = m.addAction("Performance lock", lambda: self.set_locked(not self.locked))
         self.act_lock.setShortcut("Ctrl+L")
@@ -376,6 +384,7 @@ class MainWindow(QMainWindow):
             self.blocks.update(int(eng["block"]), now)
         self.controls.sync(self.controller.state() or eng)
         self.prompt_bar.set_on_air(str(eng.get("prompt", "")), bool(eng.get("blending")))
+        self.outputs_panel.show_rows(self.app.outputs_view())
         self.status_panel.show_status(st, eta=self.blocks.eta(now), gui=self.latency.stats(),
                                       shown_fps=self.shown.rate(now), preview=self.preview_path,
                                       vram=self._vram(st))
@@ -409,6 +418,12 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ gestures
     def _send_prompt(self, text: str, transition: str, blend_blocks: int) -> None:
         self.controller.send_prompt(text, transition, blend_blocks)
+
+    def _switch_output(self, key: str, on: bool) -> None:
+        """Outputs panel/menu: switch off the GUI thread (closing a stuck sink may wait ~2 s)."""
+        app = self.app
+        if app is not None:
+            threading.Thread(target=app.set_output, args=(key, on), name=f"output-{key}", daemon=True).start()
 
     # ------------------------------------------------------------------ output window
     @property
