@@ -58,7 +58,6 @@ def run(lib: str, seconds: float, w: int, h: int, fps: float) -> dict:
     sent_at: dict[int, float] = {}
     got: dict[int, float] = {}
     received = [0]
-    kinds: dict = {}
     stop = threading.Event()
 
     if lib == "cyndilib":
@@ -93,21 +92,20 @@ def run(lib: str, seconds: float, w: int, h: int, fps: float) -> dict:
         recv.set_source(src)
 
         def receive_loop() -> None:
-            # FrameSync: the newest frame at each poll (what a v2v source wants); poll at 500 Hz
-            last = -1
+            # FrameSync: the newest frame at each poll (what a v2v source wants); poll every 4 ms
+            # copy only when the frame's timestamp changed, as sources/ndi.py does
+            last_ts = None
             while not stop.is_set():
                 recv.frame_sync.capture_video()
-                if min(fvf.xres, fvf.yres) > 0:
+                ts = fvf.get_timestamp_posix()
+                if min(fvf.xres, fvf.yres) > 0 and ts != last_ts:
+                    last_ts = ts
                     t = time.monotonic()
-                    k = read_tag(fvf.get_array().reshape(fvf.yres, fvf.xres, 4))
-                    if k != last:
-                        last = k
-                        received[0] += 1
-                        got.setdefault(k, t)
-                time.sleep(0.002)
+                    received[0] += 1
+                    got.setdefault(read_tag(fvf.get_array().reshape(fvf.yres, fvf.xres, 4)), t)
+                time.sleep(0.004)
 
         def close() -> None:
-            pass
             recv.disconnect()
             finder.close()
             sender.close()
