@@ -232,10 +232,11 @@ class App:
     def set_output(self, key: str, on: bool) -> None:
         """Switch an output on or off live (any thread); the reason shows when it cannot work."""
         if on:
-            self.outputs.enable(key)
             ok, reason = self._availability.get(key, (True, ""))
-            if not ok:
+            if not ok:  # absent here (other OS, extra not installed): one line, not an error
                 self.message(f"{self.output_labels.get(key, key)}: {reason.splitlines()[0]}", logging.WARNING)
+                return
+            self.outputs.enable(key)
         else:
             self.outputs.disable(key)
         if key == "record":

@@ -116,5 +116,9 @@ class OutputsPanel(QFrame):
                 text = str(r["detail"]) or reason
             row.reason.setText(text.splitlines()[0] if text else "")
             row.reason.setToolTip(error or reason)
+            usable = bool(r["available"]) or on  # an absent output cannot be switched on ("Check again")
+            row.switch.setEnabled(usable)
+            if row.key in self.actions:
+                self.actions[row.key].setEnabled(usable)
             row.switch.setToolTip(reason)
             set_state(row.reason, "bad" if r["error"] else ("" if r["available"] else "warn"))
