@@ -272,6 +272,8 @@ class App:
 
     def outputs_view(self) -> list[dict[str, Any]]:
         """One row per output for the Outputs panel (plain values; any thread)."""
+        from sfe_live.outputs.ndi import NDISink
+        from sfe_live.outputs.recorder import Recorder
         if self.outputs is None:
             return []
         st = {s.name: s for s in self.outputs.status().sinks}
@@ -280,7 +282,11 @@ class App:
             s = st[key]
             ok, reason = self._availability.get(key, (True, ""))
             sink = self.outputs.runner(key).sink
-            where = getattr(sink, "path", None) if key == "record" else None
+            where: Any = None
+            if isinstance(sink, Recorder):
+                where = sink.path                  # the file being written
+            elif isinstance(sink, NDISink):
+                where = sink.source_name           # "HOST (sfe-live)", what receivers list
             rows.append({"key": key, "label": self.output_labels.get(key, key), "on": self.outputs.wanted(key),
                          "state": s.state.value, "sent": s.sent, "dropped": s.dropped, "error": s.error,
                          "available": ok, "reason": reason, "size": s.size,
