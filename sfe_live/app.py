@@ -2,12 +2,16 @@
 
 ``App`` is what both the GUI (``ui/``) and the headless ``sfe-live run`` drive:
 
-* ``App(settings).load(progress)`` loads the model (slow: call it off the GUI thread);
+* ``App(settings).load(progress)`` loads the model (slow: call it off the GUI thread) and
+  builds every part: bundle, engine, runner, outputs, control hub with its router, cue player
+  and key map. An app is either not loaded (``loaded`` False: only ``load``, ``status`` and
+  ``stop`` answer) or fully built; nothing checks for missing parts after that;
 * ``start()`` / ``stop()`` run the engine worker, the playout and the enabled sinks;
 * ``submit(cmd)`` sends an engine command; ``router`` triggers named actions (MIDI, OSC,
   keys, audio and cues all go through it);
-* ``status()`` is a plain dict snapshot and ``latest_frame()`` the frame the audience
-  sees; the GUI polls both on a timer. Nothing here calls back into the GUI.
+* ``status()`` is a plain dict snapshot (the engine's part is one ``EngineStatus``) and
+  ``latest_frame()`` the frame the audience sees; the GUI polls both on a timer. Nothing here
+  calls back into the GUI.
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ import dataclasses
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 
@@ -26,8 +30,16 @@ from sfe_live.config import StreamConfig
 from sfe_live.engine import commands as C
 from sfe_live.engine.engine import Engine
 from sfe_live.engine.pipeline import Block
-from sfe_live.engine.runner import Runner
 from sfe_live.outputs.options import OutputOptions
+from sfe_live.engine.runner import EngineStatus, Runner
+from sfe_live.model.decoders.options import DecoderChoice
+
+if TYPE_CHECKING:
+    from sfe_live.controls.hub import ControlHub
+    from sfe_live.controls.router import ActionRouter
+    from sfe_live.model.bundle import ModelBundle
+    from sfe_live.outputs.manager import OutputManager
+    from sfe_live.sources.base import Source
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +50,7 @@ Progress = Callable[[float, str], None]
 class AppSettings:
     model: str = ""                      # "" = the default built-in model
     checkpoint: Optional[str] = None
+    decoder: DecoderChoice = field(default_factory=DecoderChoice)   # Wan VAE or TAEHV
     device: Optional[str] = None
     width: Optional[int] = None          # None = the model's native size
     height: Optional[int] = None
@@ -62,21 +75,24 @@ class AppSettings:
 
 
 class App:
+    """The running show; every part below exists once :meth:`load` has returned."""
+
+    bundle: ModelBundle
+    engine: Engine
+    runner: Runner
+    outputs: OutputManager
+    hub: ControlHub
+    router: ActionRouter            # the hub's router: MIDI, OSC, keys, audio, cues and the UI
+
     def __init__(self, settings: Optional[AppSettings] = None) -> None:
         self.settings = settings or AppSettings()
-        self.bundle: Any = None
-        self.engine: Optional[Engine] = None
-        self.runner: Optional[Runner] = None
-        self.outputs: Any = None
-        self.router: Any = None
-        self.hub: Any = None
-        self.cues: Any = None
+        self.loaded = False
+        self.v2v_source: Optional[Source] = None
         self.messages: list[str] = []           # human messages for the GUI banner / headless log
         self._lock = threading.Lock()
         self.load_error = ""
         self.output_labels: dict[str, str] = {}
         self._availability: dict[str, tuple[bool, str]] = {}
-        self._v2v_source: Any = None
         self.blackout = False
         self.frozen = False
 
@@ -89,7 +105,7 @@ class App:
         say = progress or (lambda f, m: None)
         spec = s.model or default_model_spec()
         say(0.05, f"loading model {spec}")
-        self.bundle = load_model(spec, checkpoint=s.checkpoint, device=s.device)
+        self.bundle = load_model(spec, checkpoint=s.checkpoint, device=s.device, decoder=s.decoder)
         if self.bundle.device.type == "cpu":
             import torch
             # leave a core for the GUI, playout and sinks
@@ -111,6 +127,7 @@ class App:
         say(0.85, "wiring controls")
         self._wire_controls()
         self._wire_outputs()
+        self.loaded = True
         say(1.0, "ready")
         return self
 
@@ -123,20 +140,18 @@ class App:
     def set_blackout(self, on: Any = None) -> None:
         """Black on every output at once (queued frames dropped); off resumes with the next block."""
         self.blackout = (not self.blackout) if on is None else bool(on)
-        if self.blackout and self.outputs is not None and self.engine is not None:
+        if self.blackout:
             self.outputs.clear()
             s = self.engine.stream
             self.outputs.on_block(-1, np.zeros((1, s.height, s.width, 3), np.uint8))
-        if self.hub is not None:
-            self.hub.set_state("blackout", self.blackout)
+        self.hub.set_state("blackout", self.blackout)
 
     def set_freeze(self, on: Any = None) -> None:
         """Hold the current frame on every output (generation goes on underneath)."""
         self.frozen = (not self.frozen) if on is None else bool(on)
-        if self.frozen and self.outputs is not None:
+        if self.frozen:
             self.outputs.clear()
-        if self.hub is not None:
-            self.hub.set_state("freeze", self.frozen)
+        self.hub.set_state("freeze", self.frozen)
 
     def _wire_outputs(self) -> None:
         """Every output is added (off unless its flag asked for it) so the panel can switch it."""
@@ -173,53 +188,47 @@ class App:
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
-        if self.runner is None:
+        if not self.loaded:
             self.load()
         self.outputs.start()
-        if self.settings.v2v_source and self._v2v_source is None:
+        if self.settings.v2v_source and self.v2v_source is None:
             from sfe_live.sources.options import make_source
             try:
                 self.set_v2v_source(make_source(self.settings.v2v_source), self.settings.v2v_strength)
             except Exception as exc:  # a missing source never stops generation
                 self.message(f"v2v source {self.settings.v2v_source}: {str(exc).splitlines()[0]}", logging.ERROR)
         self.runner.start()
-        if self.hub is not None:
-            self.hub.start()
+        self.hub.start()
 
     def stop(self) -> None:
-        if self.hub is not None:
-            try:
-                self.hub.stop()
-            except Exception:
-                log.exception("stopping controls")
-        if self.runner is not None:
-            self.runner.stop()
-        if self.outputs is not None:
-            self.outputs.stop()
+        if not self.loaded:
+            return
+        try:
+            self.hub.stop()
+        except Exception:
+            log.exception("stopping controls")
+        self.runner.stop()
+        self.outputs.stop()
 
     # -- commands and actions ---------------------------------------------------------------------
     def submit(self, cmd: C.Command) -> None:
-        if self.runner is None:
-            raise RuntimeError("the app is not loaded yet")
+        if not self.loaded:
+            raise RuntimeError("the app is not loaded yet: App.load() first")
         self.runner.submit(cmd)
 
     def trigger(self, action_id: str, value: Any = None, source: str = "ui") -> bool:
-        if self.hub is None:
-            return False
         return self.hub.trigger(action_id, value, source=source)
 
     # -- sources (video-to-video) ----------------------------------------------------------------
-    def set_v2v_source(self, source: Any, strength: Optional[float] = None) -> None:
+    def set_v2v_source(self, source: Optional[Source], strength: Optional[float] = None) -> None:
         """Feed a source (``latest(n) -> uint8 [n, H, W, 3]``) to the engine; None stops v2v."""
-        if self.engine is None:
-            raise RuntimeError("the app is not loaded yet")
-        old = self._v2v_source
+        old = self.v2v_source
         if old is not None and old is not source:
             try:
                 old.close()
             except Exception:
                 log.exception("closing the previous v2v source")
-        self._v2v_source = source
+        self.v2v_source = source
         if source is not None:
             source.open(self.engine.stream.width, self.engine.stream.height)
             self.engine.source = source.latest
@@ -300,23 +309,18 @@ class App:
             self.messages.append(text)
             del self.messages[:-50]
 
-    def engine_status(self) -> Any:
-        return self.runner.status() if self.runner is not None else {}
+    def engine_status(self) -> EngineStatus:
+        return self.runner.status()
 
     def latest_frame(self) -> tuple[Optional[np.ndarray], int]:
-        if self.outputs is None:
-            return None, -1
-        return self.outputs.latest()
+        return self.outputs.latest() if self.loaded else (None, -1)
 
     def status(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        if self.runner is not None:
+        if self.loaded:
             out["engine"] = self.runner.status().to_dict()
-        if self.outputs is not None:
             out["outputs"] = dataclasses.asdict(self.outputs.status())
-        if self.bundle is not None:
             out["model"] = self.bundle.describe()
-        if self.hub is not None:
             out["controls"] = self.hub.status()
         with self._lock:
             out["messages"] = list(self.messages[-5:])

@@ -52,6 +52,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sink-frames", type=int, default=0)
     p.add_argument("--steps", default="1000,750,500,250", help="denoising steps, comma separated")
     p.add_argument("--threads", type=int, help="torch CPU threads")
+    from sfe_live.model.decoders.options import add_decoder_arguments
+    add_decoder_arguments(p)
 
 
 def _stream_from(args: argparse.Namespace, bundle: Any) -> Any:
@@ -76,7 +78,8 @@ def _load(args: argparse.Namespace) -> Any:
     if args.threads:
         torch.set_num_threads(args.threads)
     spec = args.model or default_model_spec()
-    return load_model(spec, checkpoint=args.checkpoint, device=args.device, seed=0)
+    from sfe_live.model.decoders.options import decoder_choice
+    return load_model(spec, checkpoint=args.checkpoint, device=args.device, seed=0, decoder=decoder_choice(args))
 
 
 def _engine(args: argparse.Namespace, bundle: Any, prompt: str, seed: int) -> Any:
@@ -366,6 +369,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "rss_growth_after_block_100_pct": round(100 * (rss[-1] - rss[after]) / rss[after], 3),
         "flops_per_block": flops, "gflops_per_block": round(flops / 1e9, 3),
     }
+    from sfe_live.model.decoders.options import decoder_stats
+    out.update(decoder_stats(bundle.vae, engine.state.vae))
     if n <= 100:
         out["block_s_each"] = [round(r["block_s"], 4) for r in rows]
     if sinks_status is not None:
@@ -486,6 +491,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 # -- run (headless) and gui -----------------------------------------------------------------------
 def _settings(args: argparse.Namespace) -> Any:
     from sfe_live.app import AppSettings
+    from sfe_live.model.decoders.options import decoder_choice
     size = parse_size(args.size)
     return AppSettings(model=args.model, checkpoint=args.checkpoint, device=args.device,
                        width=size[0] if size else None, height=size[1] if size else None,
@@ -496,7 +502,7 @@ def _settings(args: argparse.Namespace) -> Any:
                        midi_port=getattr(args, "midi", None), outputs=output_options(args), **_sources(args),
                        link=bool(getattr(args, "link", False)),
                        audio=getattr(args, "audio", False),
-                       threads=args.threads)
+                       threads=args.threads, decoder=decoder_choice(args))
 
 
 def _sources(args: argparse.Namespace) -> dict[str, Any]:

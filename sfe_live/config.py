@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,7 @@ class StreamConfig:
         """Frames the self-attention cache holds (the whole horizon when kv_window is -1)."""
         return self.position_horizon if self.kv_window == -1 else self.kv_window
 
-    def latent_size(self, vae: VAEConfig) -> tuple[int, int]:
+    def latent_size(self, vae: "LatentGeometry") -> tuple[int, int]:
         f = vae.spatial_factor
         return self.height // f, self.width // f
 
@@ -215,13 +215,31 @@ def check_size(height: int, width: int, multiple: int) -> None:
             f"width {near(width)}, height {near(height)}")
 
 
+@runtime_checkable
+class LatentGeometry(Protocol):
+    """How a decoder's latents map to pixels: ``VAEConfig``, TAEHV's and the pixel codec's configs."""
+
+    @property
+    def z_dim(self) -> int: ...
+
+    @property
+    def spatial_factor(self) -> int: ...
+
+    @property
+    def temporal_factor(self) -> int: ...
+
+    def pixel_frames(self, latent_frames: int, first_in_stream: bool) -> int: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class ModelConfig:
-    """The three components of a model bundle."""
+    """The three components of a model bundle (``vae``: the geometry of the bundle's decoder)."""
 
     name: str
     dit: DiTConfig
-    vae: VAEConfig
+    vae: LatentGeometry         # VAEConfig for Wan2.1 checkpoints, PixelCodecConfig for the demo
     text: TextConfig
     default_height: int = 480
     default_width: int = 832

@@ -16,7 +16,9 @@ import threading
 from types import ModuleType
 from typing import Optional
 
-__all__ = ["INSTALL_NDI_MESSAGE", "NDIUnavailable", "load_ndi", "ndi_problem", "ndi_version"]
+from sfe_live.availability import Availability
+
+__all__ = ["INSTALL_NDI_MESSAGE", "NDIUnavailable", "load_ndi", "ndi_availability", "ndi_problem", "ndi_version"]
 
 INSTALL_NDI_MESSAGE = "NDI needs the optional extra: pip install 'sfe-live[ndi]' (cyndilib)"
 
@@ -54,6 +56,11 @@ def ndi_problem() -> str:
     except NDIUnavailable as exc:
         return str(exc)
     return ""
+
+
+def ndi_availability() -> Availability:
+    problem = ndi_problem()
+    return Availability(not problem, problem)
 
 
 def ndi_version() -> str:

@@ -9,6 +9,7 @@ import time
 
 import av
 import numpy as np
+import pytest
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
@@ -98,5 +99,33 @@ def test_blackout_and_freeze_handlers():
         held, seq = app.latest_frame()
         time.sleep(0.6)
         assert app.latest_frame()[1] == seq or np.array_equal(app.latest_frame()[0], held)
+    finally:
+        app.stop()
+
+
+def test_an_app_is_either_not_loaded_or_fully_built():
+    from sfe_live.app import App, AppSettings
+    from sfe_live.controls.keys import KeyMap
+    from sfe_live.engine import commands as C
+    from sfe_live.engine.runner import EngineStatus
+    from sfe_live.show.cues import CuePlayer
+    from ui.controller import Controller
+
+    app = App(AppSettings(model="tiny-random", osc=False, realtime=False))
+    assert not app.loaded and app.latest_frame() == (None, -1) and set(app.status()) == {"messages"}
+    app.stop()                                                    # nothing to stop: no error
+    with pytest.raises(RuntimeError, match="not loaded yet"):
+        app.submit(C.Purge(1))
+    with pytest.raises(RuntimeError, match="App.load"):
+        Controller().attach(app)
+    app.load()
+    try:
+        assert app.loaded and app.router is app.hub.router
+        assert isinstance(app.hub.cues, CuePlayer) and isinstance(app.hub.keys, KeyMap)
+        assert isinstance(app.engine_status(), EngineStatus)
+        assert {"engine", "outputs", "model", "controls", "messages"} <= set(app.status())
+        ctl = Controller()
+        ctl.attach(app)
+        assert ctl.cues is app.hub.cues and ctl.keymap is app.hub.keys and ctl.ready
     finally:
         app.stop()

@@ -3,16 +3,14 @@
 Panels never hold the ``App``; they call :class:`Controller`, which
 
 * routes UI gestures through ``app.trigger(action_id, value, source="ui")`` so MIDI, OSC and
-  the UI share one state (soft takeover, ``/sfe/get``), falling back to building the engine
-  command from the action registry when the app has no router;
-* owns a :class:`~sfe_live.show.cues.CuePlayer` when the app brings none (registering
-  ``cue.go`` / ``cue.next`` / ``cue.prev`` on the router so keys and OSC reach it) and ticks
-  it for auto-advance;
-* builds the :class:`~sfe_live.controls.keys.KeyMap` (from ``keys.toml`` when present);
+  the UI share one state (soft takeover, ``/sfe/get``);
+* hands the panels the app's cue player (``app.hub.cues``) and key map (``app.hub.keys``);
 * queues app-level actions that must touch Qt (``output.fullscreen``) for the GUI timer to run,
   because router handlers may run on MIDI/OSC threads.
 
-:class:`ModelLoader` loads an ``App`` on a plain thread; the GUI polls its progress.
+An ``App`` is fully built when ``App.load`` returns (hub, router, cue player, key map); the
+controller relies on that. :class:`ModelLoader` loads an ``App`` on a plain thread; the GUI
+polls its progress.
 """
 
 from __future__ import annotations
@@ -21,12 +19,13 @@ import collections
 import dataclasses
 import logging
 import threading
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 from sfe_live.app import App, AppSettings
+from sfe_live.controls.keys import KeyMap
 from sfe_live.engine import commands as C
 from sfe_live.show.cues import CuePlayer
+from sfe_live.sources.base import Source
 
 log = logging.getLogger(__name__)
 
@@ -39,142 +38,80 @@ class Controller:
     def __init__(self) -> None:
         self.app: Optional[App] = None
         self.cues: Optional[CuePlayer] = None
-        self.own_cues = False
-        self.keymap: Any = None
+        self.keymap: Optional[KeyMap] = None
         self._keys_at_attach: dict[str, Any] = {}
         self._ui_actions: collections.deque[tuple[str, Any]] = collections.deque()
 
     # ------------------------------------------------------------------ wiring
-    def attach(self, app: App, keys_path: Optional[Path] = None) -> None:
-        """Wire a loaded app: its cue player (``app.hub.cues``) and key map (``app.hub.keys``), or our
-        own when the app has no control hub; UI-side handlers for actions that need Qt."""
+    def attach(self, app: App) -> None:
+        """Wire a loaded app: its cue player and key map, and UI-side handlers for actions that need Qt."""
+        if not app.loaded:
+            raise RuntimeError("attach a loaded App (App.load() first)")
         self.app = app
-        hub = getattr(app, "hub", None)
-        player = getattr(hub, "cues", None) or getattr(app, "cues", None)
-        if isinstance(player, CuePlayer):
-            self.cues, self.own_cues = player, False
-        else:
-            self.cues = CuePlayer(self.submit, block=self._block_index)
-            self.own_cues = True
-            app.cues = self.cues
-            self._register("cue.go", lambda v: self.cues.go(int(v)) if self.cues and v is not None else None)
-            self._register("cue.next", lambda v: self.cues.next() if self.cues else None)
-            self._register("cue.prev", lambda v: self.cues.prev() if self.cues else None)
+        self.cues = app.hub.cues
         for action in UI_QUEUED_ACTIONS:
-            self._register(action, lambda v, a=action: self._ui_actions.append((a, v)))
-        keys = getattr(hub, "keys", None)
-        self.keymap = keys if keys is not None else self._build_keymap(keys_path)
+            app.router.register_handler(action, lambda v, a=action: self._ui_actions.append((a, v)))
+        self.keymap = app.hub.keys
         self._keys_at_attach = self._key_table()
 
     def detach(self) -> None:
         self.app = None
+        self.cues = None
         self.keymap = None
 
     def _key_table(self) -> dict[str, Any]:
         return {} if self.keymap is None else {b.key: b for b in self.keymap.bindings()}
 
-    def save_keys(self, keys_path: Path) -> None:
-        """Persist changed key bindings: through the hub (``bindings.toml``) or, without one, ``keys_path``."""
-        if self.keymap is None:
+    def save_keys(self) -> None:
+        """Persist changed key bindings through the hub (``bindings.toml``)."""
+        if self.app is None or self._key_table() == self._keys_at_attach:
             return
-        hub = getattr(self.app, "hub", None)
-        if hub is not None:
-            if self._key_table() != self._keys_at_attach:
-                path = hub.save_bindings()
-                log.info("key bindings saved to %s", path)
-            return
-        from sfe_live.controls.keys import default_key_bindings
-        changed = self._key_table() != {b.key: b for b in default_key_bindings()}
-        if changed or keys_path.exists():   # written once it differs, so new defaults still reach users
-            keys_path.parent.mkdir(parents=True, exist_ok=True)
-            self.keymap.save(keys_path)
+        path = self.app.hub.save_bindings()
+        log.info("key bindings saved to %s", path)
 
     def set_state(self, name: str, value: Any) -> None:
         """Report UI-owned state (``fullscreen``) for controller LEDs and ``/sfe/get``."""
-        hub = getattr(self.app, "hub", None)
-        router = getattr(self.app, "router", None)
-        try:
-            if hub is not None:
-                hub.set_state(name, value)
-            elif router is not None:
-                router.set_local(name, value)
-        except Exception:
-            log.exception("set_state %s failed", name)
-
-    def _register(self, action: str, fn: Callable[[Any], Any]) -> None:
-        router = getattr(self.app, "router", None)
-        if router is None:
+        if self.app is None:
             return
         try:
-            router.register_handler(action, fn)
-        except Exception as exc:
-            log.debug("could not register %s: %s", action, exc)
-
-    def _build_keymap(self, keys_path: Optional[Path]) -> Any:
-        router = getattr(self.app, "router", None)
-        if router is None:
-            return None
-        from sfe_live.controls.keys import KeyMap
-        km = KeyMap(router)
-        if keys_path is not None and keys_path.exists():
-            try:
-                km.load(keys_path)
-                log.info("key map loaded from %s", keys_path)
-            except Exception as exc:
-                log.error("key map %s not loaded (%s); using the defaults", keys_path, exc)
-        return km
-
-    def _block_index(self) -> Optional[int]:
-        if self.app is None or self.app.runner is None:
-            return None
-        return int(self.app.runner.status().block)
+            self.app.hub.set_state(name, value)
+        except Exception:
+            log.exception("set_state %s failed", name)
 
     # ------------------------------------------------------------------ sending
     @property
     def ready(self) -> bool:
-        return self.app is not None and self.app.runner is not None
+        return self.app is not None
 
     def submit(self, cmd: C.Command) -> bool:
-        if not self.ready:
+        if self.app is None:
             log.warning("%s ignored: no model loaded yet", cmd.name)
             return False
-        assert self.app is not None
         self.app.submit(cmd)
         return True
 
     def trigger(self, action_id: str, value: Any = None) -> bool:
-        """Run a named action as the UI; without a router, build its engine command directly."""
-        if not self.ready:
+        """Run a named action as the UI."""
+        if self.app is None:
             log.warning("%s ignored: no model loaded yet", action_id)
             return False
-        assert self.app is not None
-        if getattr(self.app, "router", None) is not None:
-            return bool(self.app.trigger(action_id, value, source="ui"))
-        from sfe_live.controls.actions import DEFAULT_REGISTRY, Perform
-        spec = DEFAULT_REGISTRY.get(action_id)
-        if spec.command is None:
-            return False
-        cmd = spec.command(spec.coerce(value), Perform())
-        return self.submit(cmd) if cmd is not None else False
+        return bool(self.app.trigger(action_id, value, source="ui"))
 
     def send_prompt(self, text: str, transition: str, blend_blocks: int) -> bool:
         """The prompt bar's Enter: set the transition settings, then the prompt (one SetPrompt)."""
         text = text.strip()
         if not text:
             return False
-        if getattr(self.app, "router", None) is not None:
-            self.trigger("transition.set", transition)
-            self.trigger("blend.blocks", blend_blocks)
-            return self.trigger("prompt.set", text)
-        return self.submit(C.SetPrompt(text=text, transition=transition, blend_blocks=blend_blocks))
+        self.trigger("transition.set", transition)
+        self.trigger("blend.blocks", blend_blocks)
+        return self.trigger("prompt.set", text)
 
     def state(self) -> dict[str, Any]:
         """The router's merged state (engine status + perform settings + cue player)."""
-        router = getattr(self.app, "router", None)
-        if router is None:
+        if self.app is None:
             return {}
         try:
-            return router.state()
+            return self.app.router.state()
         except Exception:
             log.exception("router.state() failed")
             return {}
@@ -186,22 +123,13 @@ class Controller:
             out.append(self._ui_actions.popleft())
         return out
 
-    def tick(self) -> None:
-        """Called by the GUI timer: auto-advance of the cue list when the app has no hub doing it."""
-        if self.own_cues and self.cues is not None and getattr(self.app, "hub", None) is None:
-            try:
-                self.cues.tick()
-            except Exception:
-                log.exception("cue tick failed")
-
-    def set_source(self, source: Any) -> bool:
+    def set_source(self, source: Optional[Source]) -> bool:
         """Attach a v2v source (an ``sfe_live.sources`` object) or None."""
-        fn = getattr(self.app, "set_v2v_source", None) or getattr(self.app, "set_source", None)
-        if fn is None:
-            log.error("video-to-video sources are not wired in this version of the core")
+        if self.app is None:
+            log.warning("v2v source ignored: no model loaded yet")
             return False
         try:
-            fn(source)
+            self.app.set_v2v_source(source)
         except Exception as exc:
             log.error("v2v source not attached: %s", exc)
             return False

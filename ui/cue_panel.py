@@ -321,7 +321,7 @@ class CuePanel(QFrame):
         return ok
 
     def _routed(self) -> bool:
-        return self.controller.ready and getattr(self.controller.app, "router", None) is not None
+        return self.controller.ready
 
     def _select_after_current(self) -> None:
         player = self.controller.cues

@@ -272,8 +272,7 @@ class MainWindow(QMainWindow):
 
     def update_title(self) -> None:
         parts = ["sfe-live"]
-        model = (self.app.bundle.name if self.app is not None and self.app.bundle is not None
-                 else (self.app_settings.model or "default model"))
+        model = self.app.bundle.name if self.app is not None else (self.app_settings.model or "default model")
         parts.append(model)
         if self.cue_panel.name:
             parts.append(self.cue_panel.name + (" •" if self.cue_panel.dirty else ""))
@@ -314,7 +313,7 @@ class MainWindow(QMainWindow):
 
     def _attach(self, app: App) -> None:
         self.app = app
-        self.controller.attach(app, self.store.keys_path)
+        self.controller.attach(app)
         self.cue_panel.attach_player()
         try:
             app.start()
@@ -328,7 +327,7 @@ class MainWindow(QMainWindow):
         self.preview.set_overlay("")
         self.blocks = BlockClock()
         self.latency.reset()
-        desc = app.bundle.describe() if app.bundle is not None else {}
+        desc = app.bundle.describe()
         self.model_label.setText(f"{desc.get('name', '?')}  ·  {desc.get('source', '')}")
         self.ui.last_model = self.app_settings.model
         self.ui.last_checkpoint = self.app_settings.checkpoint or ""
@@ -338,11 +337,13 @@ class MainWindow(QMainWindow):
     def choose_model(self) -> None:
         if self.locked:
             return
-        dlg = ModelDialog(self.app_settings.model, self.app_settings.checkpoint or "", self)
+        dlg = ModelDialog(self.app_settings.model, self.app_settings.checkpoint or "", self,
+                          decoder=self.app_settings.decoder)
         if dlg.exec() != ModelDialog.DialogCode.Accepted:
             return
         c = dlg.choice()
-        self.start_loading(dataclasses.replace(self.app_settings, model=c.spec, checkpoint=c.checkpoint))
+        self.start_loading(dataclasses.replace(self.app_settings, model=c.spec, checkpoint=c.checkpoint,
+                                               decoder=c.decoder))
 
     # ------------------------------------------------------------------ the timer
     def _tick(self) -> None:
@@ -356,7 +357,6 @@ class MainWindow(QMainWindow):
                 self._seq = seq
                 self.show_frame(frame, seq)
                 self.shown.add(now)
-        self.controller.tick()
         if self._ticks % STATUS_EVERY == 0:
             self._slow_tick(now)
 
@@ -552,7 +552,7 @@ class MainWindow(QMainWindow):
             self.ui.last_cue_list = str(self.cue_panel.path)
         self.store.save(self.ui)
         try:
-            self.controller.save_keys(self.store.keys_path)
+            self.controller.save_keys()
         except Exception:
             log.exception("key bindings not saved")
 

@@ -1,4 +1,5 @@
-"""Choose the model: the built-in demo, tiny-random, or a Wan2.1 folder (+ a Self-Forcing checkpoint).
+"""Choose the model: the built-in demo, tiny-random, or a Wan2.1 folder (+ a Self-Forcing checkpoint),
+and the decoder for Wan latents: the Wan VAE or TAEHV (``taew2_1``, found in the folder or chosen).
 
 The dialog only chooses; loading happens in the background afterwards (a progress bar in the
 main window). It says plainly when a real model is picked on a machine without a CUDA GPU:
@@ -15,6 +16,9 @@ from typing import Optional
 from PySide6.QtWidgets import (QButtonGroup, QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QRadioButton, QVBoxLayout, QWidget)
 
+from sfe_live.model.decoders.options import DecoderChoice
+from sfe_live.model.decoders.taehv import TAEHV_FILENAMES, find_taehv
+
 from . import theme
 
 log = logging.getLogger(__name__)
@@ -24,6 +28,7 @@ log = logging.getLogger(__name__)
 class ModelChoice:
     spec: str                         # "demo" | "tiny-random" | a folder
     checkpoint: Optional[str] = None
+    decoder: DecoderChoice = DecoderChoice()
 
 
 def cuda_available() -> bool:
@@ -44,7 +49,7 @@ def demo_available() -> bool:
 
 class ModelDialog(QDialog):
     def __init__(self, current: str = "", checkpoint: str = "", parent: Optional[QWidget] = None,
-                 has_cuda: Optional[bool] = None) -> None:
+                 has_cuda: Optional[bool] = None, decoder: DecoderChoice = DecoderChoice()) -> None:
         super().__init__(parent)
         self.setWindowTitle("Choose model — sfe-live")
         self.setMinimumWidth(560)
@@ -86,6 +91,27 @@ class ModelDialog(QDialog):
         lay.addLayout(row2)
         self.folder_widgets = (self.folder, browse, self.checkpoint, browse2)
 
+        dec_head = QLabel("DECODER")
+        dec_head.setProperty("role", "heading")
+        lay.addWidget(dec_head)
+        self.decoder_group = QButtonGroup(self)
+        self.dec_wan = QRadioButton("Wan VAE (the model's own decoder; heavy on memory)")
+        self.dec_taehv = QRadioButton("TAEHV (tiny, fast, exact streaming; needs taew2_1 weights)")
+        for i, b in enumerate((self.dec_wan, self.dec_taehv)):
+            self.decoder_group.addButton(b, i)
+            lay.addWidget(b)
+        self.taehv = QLineEdit(decoder.taehv or "")
+        self.taehv.setPlaceholderText(f"{' / '.join(TAEHV_FILENAMES)} (default: found in the model folder)")
+        browse3 = QPushButton("Browse…")
+        browse3.clicked.connect(self._browse_taehv)
+        row3 = QHBoxLayout()
+        row3.addSpacing(24)
+        row3.addWidget(self.taehv, 1)
+        row3.addWidget(browse3)
+        lay.addLayout(row3)
+        self.decoder_widgets = (self.dec_wan, self.dec_taehv, self.taehv, browse3)
+        (self.dec_taehv if decoder.kind == "taehv" else self.dec_wan).setChecked(True)
+
         self.warning = QLabel("")
         self.warning.setWordWrap(True)
         self.warning.setStyleSheet(f"color: {theme.WARN};")
@@ -105,6 +131,8 @@ class ModelDialog(QDialog):
             self.folder.setText(current)
         self.group.idToggled.connect(lambda *_: self._update())
         self.folder.textChanged.connect(lambda *_: self._update())
+        self.decoder_group.idToggled.connect(lambda *_: self._update())
+        self.taehv.textChanged.connect(lambda *_: self._update())
         self._update()
 
     def _browse_folder(self) -> None:
@@ -119,11 +147,27 @@ class ModelDialog(QDialog):
         if path:
             self.checkpoint.setText(path)
 
+    def _browse_taehv(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "TAEHV weights (taew2_1)", "",
+                                              "TAEHV weights (*.safetensors *.pth);;All files (*)")
+        if path:
+            self.taehv.setText(path)
+            self.dec_taehv.setChecked(True)
+
     def _update(self) -> None:
         is_folder = self.folder_radio.isChecked()
         for w in self.folder_widgets:
             w.setEnabled(is_folder)
+        wan_latents = not self.demo.isChecked()      # the demo decodes with its own pixel codec
+        for w in self.decoder_widgets:
+            w.setEnabled(wan_latents)
+        self.taehv.setEnabled(wan_latents and self.dec_taehv.isChecked())
         msgs = []
+        if wan_latents and self.dec_taehv.isChecked() and not self.taehv.text().strip():
+            folder = self.folder.text().strip() if is_folder else ""
+            if not folder or find_taehv(folder) is None:
+                msgs.append(f"TAEHV: no {' or '.join(TAEHV_FILENAMES)} "
+                            + (f"in {folder}" if folder else "for a built-in model") + "; choose the file.")
         if is_folder and not self.has_cuda:
             msgs.append("No CUDA GPU found: a real Wan2.1 model on this CPU takes many minutes per block "
                         "(the 1.3B model needs an NVIDIA GPU with ≥ 24 GB). Use the demo model to try the app.")
@@ -137,12 +181,17 @@ class ModelDialog(QDialog):
                 msgs.append(str(exc))
         self.warning.setText("\n".join(msgs))
 
+    def decoder_choice(self) -> DecoderChoice:
+        if self.demo.isChecked() or not self.dec_taehv.isChecked():
+            return DecoderChoice()
+        return DecoderChoice("taehv", self.taehv.text().strip() or None)
+
     def choice(self) -> ModelChoice:
         if self.demo.isChecked():
             return ModelChoice("demo")
         if self.tiny.isChecked():
-            return ModelChoice("tiny-random")
-        return ModelChoice(self.folder.text().strip(), self.checkpoint.text().strip() or None)
+            return ModelChoice("tiny-random", decoder=self.decoder_choice())
+        return ModelChoice(self.folder.text().strip(), self.checkpoint.text().strip() or None, self.decoder_choice())
 
     def _accept(self) -> None:
         if self.folder_radio.isChecked() and not self.folder.text().strip():

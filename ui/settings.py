@@ -3,7 +3,7 @@
 Where: ``$SFE_LIVE_CONFIG_DIR`` when set (tests point it at a temporary folder), else the
 platform's user config folder (``platformdirs.user_config_dir("sfe-live")``). The file is
 ``ui-settings.json``. Key bindings are the control hub's (``bindings.toml`` in the same folder,
-saved with ``ControlHub.save_bindings``); ``keys.toml`` is used only when an app has no hub.
+saved with ``ControlHub.save_bindings``).
 
 * Every file carries ``"schema"``. Older schemas are migrated step by step by the functions in
   :data:`MIGRATIONS` (bump :data:`SCHEMA` and add one function when a field changes meaning).
@@ -23,21 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from sfe_live.show.tomlio import atomic_write_text
+from sfe_live.io import atomic_write_text, config_dir
 
 log = logging.getLogger(__name__)
 
 SCHEMA = 2
 FILE_NAME = "ui-settings.json"
-KEYS_FILE = "keys.toml"
 PREVIEW_PATHS = ("auto", "gl", "raster")
-
-
-def config_dir() -> Path:
-    """The settings folder: ``$SFE_LIVE_CONFIG_DIR`` or the platform's user config folder (shared with
-    the core's cue lists, controller profiles and bindings)."""
-    from sfe_live.show.presets import config_dir as core_config_dir
-    return Path(core_config_dir())
 
 
 @dataclass
@@ -139,7 +131,6 @@ class SettingsStore:
     def __init__(self, folder: Optional[Path] = None) -> None:
         self.folder = Path(folder) if folder is not None else config_dir()
         self.path = self.folder / FILE_NAME
-        self.keys_path = self.folder / KEYS_FILE
 
     def load(self) -> tuple[UiSettings, Optional[str]]:
         """(settings, message): the message is set when a broken file was set aside."""

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Mapping, Optional
 
-from sfe_live.show.tomlio import DataFileError
+from sfe_live.io import DataFileError
 
 from .actions import CONTINUOUS, TOGGLE, ActionRegistry, ActionSpec, ActionValueError, UnknownActionError
 
@@ -329,7 +329,7 @@ def binding_to_table(b: Binding) -> dict[str, Any]:
 def parse_tables(data: Mapping[str, Any], source: str, registry: ActionRegistry, path: Any = None,
                  text: str = "", table_name: Optional[str] = None) -> list[Binding]:
     """Parse every ``[[<table_name>]]`` (default: the source name) table of a loaded TOML file."""
-    from sfe_live.show.tomlio import key_line, table_lines
+    from sfe_live.io import key_line, table_lines
 
     name = table_name or source
     tables = data.get(name, [])

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 from sfe_live.engine.commands import Command
+from sfe_live.io import DataFileError
 from sfe_live.show.cues import CueList, CuePlayer
 from sfe_live.show.presets import list_profiles, resolve
-from sfe_live.show.tomlio import DataFileError
 
 from .actions import DEFAULT_REGISTRY, ActionRegistry
 from .audio import AudioInput
@@ -36,7 +36,7 @@ from .keys import KeyMap
 from .midi import MidiService
 from .osc import OscServer
 from .profiles import Profile, load_profile
-from .router import ActionRouter
+from .router import ActionRouter, StatusFn
 from .settings import ControlSettings
 from .store import load_user_bindings, save_user_bindings
 from .tempo import LinkClock, Scheduler, TempoClock
@@ -49,7 +49,7 @@ TICK_HZ = 30.0
 class ControlHub:
     """Builds, starts and stops every live control around ``submit`` and ``status``."""
 
-    def __init__(self, submit: Callable[[Command], None], status: Optional[Callable[[], Any]] = None,
+    def __init__(self, submit: Callable[[Command], None], status: Optional[StatusFn] = None,
                  settings: Union[ControlSettings, Mapping[str, Any], None] = None, *,
                  registry: ActionRegistry = DEFAULT_REGISTRY) -> None:
         self.settings = ControlSettings.from_any(settings)

@@ -15,7 +15,8 @@ import threading
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
-from sfe_live.show import tomlio
+
+from sfe_live.io import load_toml, save_toml
 
 from .actions import ActionRegistry
 from .bindings import Binding, binding_to_table, parse_tables
@@ -91,13 +92,13 @@ def default_key_bindings() -> list[Binding]:
 
 
 def load_key_bindings(path: Union[str, Path], registry: ActionRegistry) -> list[Binding]:
-    data, text = tomlio.load_toml(path)
+    data, text = load_toml(path)
     return parse_tables(data, "key", registry, path, text)
 
 
 def save_key_bindings(path: Union[str, Path], bindings: Iterable[Binding]) -> None:
     tables = [binding_to_table(b) for b in bindings]
-    tomlio.save_toml(path, {"schema": 1, "key": tables}, header="sfe-live key map")
+    save_toml(path, {"schema": 1, "key": tables}, header="sfe-live key map")
 
 
 class KeyMap:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
-from sfe_live.show import tomlio
+from sfe_live.io import key_line, load_toml, save_toml
 from sfe_live.show.presets import list_profiles, resolve
 
 from .actions import ActionRegistry
@@ -56,7 +56,7 @@ class Profile:
 
 def parse_profile(data: dict[str, Any], registry: ActionRegistry, path: Any = None, text: str = "") -> Profile:
     def err(msg: str, key: Optional[str] = None) -> BindingError:
-        return BindingError(msg, path, tomlio.key_line(text, None, key) if (text and key) else None)
+        return BindingError(msg, path, key_line(text, None, key) if (text and key) else None)
 
     unknown = sorted(set(data) - {"schema", "profile", "midi"})
     if unknown:
@@ -87,7 +87,7 @@ def load_profile(name_or_path: Union[str, Path], registry: ActionRegistry) -> Pr
     if p is None:
         raise BindingError(f"no controller profile {str(name_or_path)!r}; known: "
                            f"{', '.join(sorted(list_profiles())) or 'none'}", name_or_path)
-    data, text = tomlio.load_toml(p)
+    data, text = load_toml(p)
     return parse_profile(data, registry, p, text)
 
 
@@ -100,7 +100,7 @@ def save_profile(profile: Profile, path: Union[str, Path]) -> None:
     if profile.init:
         head["init"] = [list(m) for m in profile.init]
     data = {"schema": SCHEMA, "profile": head, "midi": [binding_to_table(b) for b in profile.bindings]}
-    tomlio.save_toml(path, data, header=f"sfe-live controller profile: {profile.name}")
+    save_toml(path, data, header=f"sfe-live controller profile: {profile.name}")
 
 
 def with_bindings(profile: Profile, bindings: Iterable[Binding]) -> Profile:

@@ -17,17 +17,20 @@ import dataclasses
 import logging
 import threading
 import time
-from typing import Any, Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 from sfe_live.engine.commands import Command
 
 from .actions import (DEFAULT_REGISTRY, TOGGLE, ActionRegistry, ActionSpec, ActionValueError,
                       Perform, UnknownActionError)
 
+if TYPE_CHECKING:   # the engine's runner pulls torch: controls import it for typing only
+    from sfe_live.engine.runner import EngineStatus
+
 log = logging.getLogger(__name__)
 
 Submit = Callable[[Command], None]
-StatusFn = Callable[[], Any]
+StatusFn = Callable[[], "EngineStatus | Mapping[str, Any]"]   # the runner's status (a mapping in tests)
 Handler = Callable[[Any], None]
 Listener = Callable[[str, Any, str], None]
 
@@ -35,17 +38,11 @@ STATE_ALIASES = {"strength": "reactivity"}
 """``/sfe/get/strength`` = the purge strength a purge without argument uses."""
 
 
-def as_mapping(obj: Any) -> dict[str, Any]:
-    """A status snapshot as a plain dict (accepts a Mapping, a dataclass or None)."""
-    if obj is None:
-        return {}
+def as_mapping(obj: "EngineStatus | Mapping[str, Any]") -> dict[str, Any]:
+    """A status snapshot as a plain dict (the runner's ``EngineStatus``, or a mapping)."""
     if isinstance(obj, Mapping):
         return dict(obj)
-    if dataclasses.is_dataclass(obj):
-        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
-    if hasattr(obj, "__dict__"):
-        return {k: v for k, v in vars(obj).items() if not k.startswith("_")}
-    return {}
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
 
 
 class ActionRouter:

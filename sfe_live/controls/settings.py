@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
-from sfe_live.show.presets import config_dir
+from sfe_live.io import config_dir
 
 from .osc import DEFAULT_HOST, DEFAULT_OSC_PORT
 

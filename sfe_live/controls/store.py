@@ -29,7 +29,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Mapping, Union
 
-from sfe_live.show import tomlio
+from sfe_live.io import key_line, load_toml, save_toml, table_lines
 
 from .actions import ActionRegistry
 from .bindings import SOURCES, Binding, BindingError, binding_to_table, parse_tables
@@ -42,12 +42,12 @@ def load_user_bindings(path: Union[str, Path], registry: ActionRegistry) -> dict
     p = Path(path)
     if not p.exists():
         return {}
-    data, text = tomlio.load_toml(p)
+    data, text = load_toml(p)
     unknown = sorted(set(data) - {"schema", *SOURCES})
     if unknown:
-        line = tomlio.key_line(text, None, unknown[0])
+        line = key_line(text, None, unknown[0])
         if line is None:
-            tables = tomlio.table_lines(text, unknown[0])
+            tables = table_lines(text, unknown[0])
             line = tables[0] if tables else None
         raise BindingError(f"unknown top-level field(s) {', '.join(unknown)}; valid: schema, "
                            f"{', '.join(f'[[{s}]]' for s in SOURCES)}", p, line)
@@ -61,4 +61,4 @@ def save_user_bindings(path: Union[str, Path], by_source: Mapping[str, Iterable[
     for s in SOURCES:
         if s in by_source:
             data[s] = [binding_to_table(b) for b in by_source[s]]
-    tomlio.save_toml(path, data, header="sfe-live user bindings (keys, OSC, audio, learned MIDI)")
+    save_toml(path, data, header="sfe-live user bindings (keys, OSC, audio, learned MIDI)")

@@ -41,7 +41,7 @@ import random
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -49,12 +49,12 @@ import torch.nn.functional as F
 
 from sfe_live.config import DiTConfig
 from sfe_live.demo import world as W
-from sfe_live.engine.schedule import flow_to_x0, make_schedule, renoise, warp_steps
-from sfe_live.model.attention import attention
+from sfe_live.engine.denoise import denoise_block, write_context
+from sfe_live.engine.schedule import Schedule, make_schedule, warp_steps
+from sfe_live.io import atomic_path, atomic_write_bytes, atomic_write_text
 from sfe_live.model.cache import CrossKV, KVCache
 from sfe_live.model.codec import PixelCodec, PixelCodecConfig
-from sfe_live.model.dit import CausalWanDiT
-from sfe_live.model.rope import apply_rope, token_cos_sin
+from sfe_live.model.dit import CausalWanDiT, CrossSpan
 
 log = logging.getLogger("sfe_live.demo.train")
 
@@ -93,28 +93,7 @@ def model_meta(dit_cfg: DiTConfig, codec_cfg: PixelCodecConfig) -> dict:
             "frames_per_block": FRAMES_PER_BLOCK}
 
 
-# -- a masked full-sequence forward that reuses the DiT's own modules -------------------------------
-
-def _block_forward(blk, x, e0, frames, cos, sin, spans, mask):
-    shift1, scale1, gate1, shift2, scale2, gate2 = (blk.modulation.unsqueeze(1) + e0).unbind(2)
-
-    def per_frame(t):
-        return t.unflatten(1, (frames, -1))
-
-    y = (per_frame(blk.norm1(x)) * (1 + scale1.unsqueeze(2)) + shift1.unsqueeze(2)).flatten(1, 2)
-    sa = blk.self_attn
-    q = apply_rope(sa.heads(sa.norm_q(sa.q(y))), cos, sin)
-    k = apply_rope(sa.heads(sa.norm_k(sa.k(y))), cos, sin)
-    v = sa.heads(sa.v(y))
-    a = sa.o(attention(q, k, v, mask).flatten(2))
-    x = x + (per_frame(a) * gate1.unsqueeze(2)).flatten(1, 2)
-    ca = blk.cross_attn
-    qc = ca.heads(ca.norm_q(ca.q(blk.norm3(x))))
-    outs = [attention(qc[:, s0:s1], ck, cv) for s0, s1, ck, cv in spans]
-    x = x + ca.o(torch.cat(outs, 1).flatten(2))
-    y = (per_frame(blk.norm2(x)) * (1 + scale2.unsqueeze(2)) + shift2.unsqueeze(2)).flatten(1, 2)
-    return x + (per_frame(blk.ffn(y)) * gate2.unsqueeze(2)).flatten(1, 2)
-
+# -- the masked full-sequence forward and the rollout ----------------------------------------------
 
 def block_mask(kinds: list[int], blocks: list[int], tokens_per_frame: int) -> torch.Tensor:
     """bool [L, L] (True = attend). kind 0 = clean context frame, 1 = noisy target frame."""
@@ -127,20 +106,23 @@ def block_mask(kinds: list[int], blocks: list[int], tokens_per_frame: int) -> to
     return m.repeat_interleave(tokens_per_frame, 0).repeat_interleave(tokens_per_frame, 1)
 
 
-def seq_forward(dit: CausalWanDiT, x: torch.Tensor, t: torch.Tensor, positions: torch.Tensor,
-                mask: torch.Tensor, cross_spans: list[tuple[int, int, CrossKV]]) -> torch.Tensor:
-    """x [B, N, C, h, w], t [B, N], positions [N] -> flow [B, N, C, h, w] under ``mask``;
-    ``cross_spans`` = (first token, end token, CrossKV) for the text each token range sees."""
-    b = x.shape[0]
-    tokens, grid = dit._patchify(x)
-    f, h, w = grid
-    e, e0 = dit._time(t, b, f)
-    tables = dit.rope_tables(tokens.device)
-    cos, sin = token_cos_sin(tables, positions, h, w)
-    for i, blk in enumerate(dit.blocks):
-        spans = [(s0, s1, c.k[i], c.v[i]) for s0, s1, c in cross_spans]
-        tokens = _block_forward(blk, tokens, e0, f, cos, sin, spans, mask)
-    return dit._unpatchify(dit.head(tokens, e, f), grid)
+Noise = Callable[[int], tuple[torch.Tensor, list[torch.Tensor]]]   # block j -> (noise, re-noise draws)
+
+
+@torch.no_grad()
+def rollout(dit: CausalWanDiT, cross: CrossKV, cache: KVCache, first: torch.Tensor, blocks: int, noise: Noise,
+            steps_t: torch.Tensor, sched: Schedule) -> list[torch.Tensor]:
+    """Stage 2's context, written into ``cache`` as the engine writes a stream: the real block
+    ``first`` [B, F, C, h, w] by the context pass, then ``blocks - 1`` blocks the model samples
+    with the engine's denoising block (``noise(j)`` gives block j's draws), each committed.
+    Returns the clean latents of every block."""
+    nf = first.shape[1]
+    write_context(dit, first, cross, cache, cache.block_positions(nf))
+    out = [first]
+    for j in range(1, blocks):
+        x, eps = noise(j)
+        out.append(denoise_block(dit, x, cross, cache, cache.block_positions(nf), steps_t, sched, eps).x0)
+    return out
 
 
 # -- captions ---------------------------------------------------------------------------------------
@@ -288,37 +270,24 @@ class Trainer:
                 e.copy_(v)
 
     def save(self) -> None:
-        from safetensors.torch import save_file
-        self.out.mkdir(parents=True, exist_ok=True)
+        from safetensors.torch import save as safetensors_bytes
         raw = {k: v.detach().contiguous().clone() for k, v in self.dit.state_dict().items()}
         sd = {k: v.contiguous() for k, v in self.ema.items()} if self.ema is not None else raw
-        tmp = self.out / "dit.safetensors.tmp"
-        save_file(sd, str(tmp))
-        os.replace(tmp, self.out / "dit.safetensors")
+        atomic_write_bytes(self.out / "dit.safetensors", safetensors_bytes(sd))
         if self.ema is not None:
-            tmp = self.work / "dit_raw.safetensors.tmp"
-            save_file(raw, str(tmp))
-            os.replace(tmp, self.work / "dit_raw.safetensors")
+            atomic_write_bytes(self.work / "dit_raw.safetensors", safetensors_bytes(raw))
         meta = model_meta(self.cfg, self.codec.config)
         if self.codec.config.project_rank > 0:
-            tmp = self.out / "codec.safetensors.tmp"
-            save_file({k: v.contiguous() for k, v in self.codec.state_dict().items()}, str(tmp))
-            os.replace(tmp, self.out / "codec.safetensors")
-        tmp = self.out / "train_meta.json.tmp"
-        tmp.write_text(json.dumps(meta, indent=1))
-        os.replace(tmp, self.out / "train_meta.json")
+            codec = {k: v.contiguous() for k, v in self.codec.state_dict().items()}
+            atomic_write_bytes(self.out / "codec.safetensors", safetensors_bytes(codec))
+        atomic_write_text(self.out / "train_meta.json", json.dumps(meta, indent=1))
         st = {"step": self.step, "stage_steps": self.stage_steps, "history": self.history[-400:],
               "args": {k: v for k, v in vars(self.args).items()}}
-        tmp = self.out / "train_state.json.tmp"
-        tmp.write_text(json.dumps(st))
-        os.replace(tmp, self.out / "train_state.json")
-        tmp = self.work / "optimizer.pt.tmp"
-        torch.save(self.opt.state_dict(), tmp)
-        os.replace(tmp, self.work / "optimizer.pt")
+        atomic_write_text(self.out / "train_state.json", json.dumps(st))
+        with atomic_path(self.work / "optimizer.pt") as tmp:
+            torch.save(self.opt.state_dict(), tmp)
         if self.args.publish:
-            tmp = self.out / "model.json.tmp"
-            tmp.write_text(json.dumps(meta, indent=1))
-            os.replace(tmp, self.out / "model.json")
+            atomic_write_text(self.out / "model.json", json.dumps(meta, indent=1))
 
     # -- timesteps -------------------------------------------------------------------------------
     def sample_t(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -366,9 +335,10 @@ class Trainer:
         if j:
             ca, cb = self.dit.cross_kv(emb_a), self.dit.cross_kv(self.bank.sample(labs2, self.rng))
             cut = j * fpb * self.S
-            spans = [(0, cut, ca), (cut, L, cb), (L, L + cut, ca), (L + cut, 2 * L, cb)]
+            spans = [CrossSpan(0, cut, ca), CrossSpan(cut, L, cb), CrossSpan(L, L + cut, ca),
+                     CrossSpan(L + cut, 2 * L, cb)]
         else:
-            spans = [(0, 2 * L, self.dit.cross_kv(emb_a))]
+            spans = [CrossSpan(0, 2 * L, self.dit.cross_kv(emb_a))]
         context = z
         if predicted_context:
             with torch.no_grad():
@@ -379,31 +349,21 @@ class Trainer:
                 xt_p = (1 - s_p) * z + s_p * torch.randn_like(z)
                 x = torch.cat([z, xt_p], 1)
                 t = torch.cat([torch.zeros(batch, n), t_p], 1)
-                context = xt_p - s_p * seq_forward(self.dit, x, t, pos, mask, spans)[:, n:]
+                context = xt_p - s_p * self.dit.masked(x, t, pos, mask, spans)[:, n:]
         t_blk, s_blk = self.sample_t(batch * nb)
         t_fr, s_fr = per_frame(t_blk, batch), per_frame(s_blk, batch)[..., None, None, None]   # [B, n]
         eps = torch.randn_like(z)
         xt = (1 - s_fr) * z + s_fr * eps
         x = torch.cat([self.context_noise(context), xt], 1)
         t = torch.cat([torch.zeros(batch, n), t_fr], 1)
-        v = seq_forward(self.dit, x, t, pos, mask, spans)
+        v = self.dit.masked(x, t, pos, mask, spans)
         return weighted_mse(v[:, n:], eps - z, wgt)
 
     # -- stage 2 ---------------------------------------------------------------------------------
-    @torch.no_grad()
-    def _sample_block(self, cross: CrossKV, cache: KVCache, b: int, steps: int, positions: torch.Tensor
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run the first ``steps`` sampler steps of a block: (x_t at step ``steps``, last x0)."""
+    def _noise(self, b: int) -> Noise:
+        """Fresh N(0, 1) draws of a block: its noise and the re-noise between the 4 steps."""
         shape = (b, FRAMES_PER_BLOCK, self.cfg.in_dim, W.SIZE // 4, W.SIZE // 4)
-        x = torch.randn(shape)
-        x0 = x
-        for s in range(steps):
-            tt = self.steps_t[s].expand(b, FRAMES_PER_BLOCK)
-            v = self.dit.step(x, tt, cross, cache, positions)
-            x0 = flow_to_x0(x, v, self.steps_t[s], self.sched)
-            if s + 1 < 4:
-                x = renoise(x0, torch.randn(shape), self.steps_t[s + 1], self.sched)
-        return x, x0
+        return lambda _j: (torch.randn(shape), [torch.randn(shape) for _ in range(len(self.steps_t) - 1)])
 
     def sf_loss(self, batch: int) -> torch.Tensor:
         fpb = FRAMES_PER_BLOCK
@@ -420,17 +380,8 @@ class Trainer:
             cross_b = self.dit.cross_kv(emb_b) if switch else cross_a
             cache = KVCache.empty(self.cfg.num_layers, batch, CONTEXT_BLOCKS * fpb + fpb, self.S,
                                   self.cfg.num_heads, self.cfg.head_dim)
-            ctx = []
-            zero = torch.zeros(batch, fpb)
-            for j in range(k):
-                pos = cache.block_positions(fpb)
-                if j == 0:
-                    blk = z[:, :fpb]
-                else:
-                    _, blk = self._sample_block(cross_a, cache, batch, 4, pos)
-                self.dit.step(blk, zero, cross_a, cache, pos, kv_only=True)
-                cache.commit(pos)
-                ctx.append(blk)
+            noise = self._noise(batch)
+            ctx = rollout(self.dit, cross_a, cache, z[:, :fpb], k, noise, self.steps_t, self.sched) if k else []
             pos = cache.block_positions(fpb)
             s = self.rng.randrange(4)
             if self.rng.random() < 0.25:     # a plain noisy target now and then
@@ -438,7 +389,9 @@ class Trainer:
                 sig = float(self.sigmas[s])
                 xt = (1 - sig) * z[:, k * fpb:] + sig * eps
             else:
-                xt, _ = self._sample_block(cross_b, cache, batch, s, pos)
+                x_T, eps = noise(k)
+                xt = denoise_block(self.dit, x_T, cross_b, cache, pos, self.steps_t, self.sched, eps, stop=s,
+                                   commit=False).x
         self.dit.train()
         sig = float(self.sigmas[s])
         target = (xt - z[:, k * fpb:]) / sig
@@ -454,10 +407,10 @@ class Trainer:
         mask = block_mask(kinds, blocks, self.S)
         pos = torch.arange(n)
         cb = self.dit.cross_kv(emb_b)
-        spans = [(k * fpb * self.S, n * self.S, cb)]
+        spans = [CrossSpan(k * fpb * self.S, n * self.S, cb)]
         if k:
-            spans.insert(0, (0, k * fpb * self.S, self.dit.cross_kv(emb_a) if switch else cb))
-        v = seq_forward(self.dit, x, t, pos, mask, spans)
+            spans.insert(0, CrossSpan(0, k * fpb * self.S, self.dit.cross_kv(emb_a) if switch else cb))
+        v = self.dit.masked(x, t, pos, mask, spans)
         return weighted_mse(v[:, k * fpb:], target, wgt[:, k * fpb:])
 
     # -- loop ------------------------------------------------------------------------------------

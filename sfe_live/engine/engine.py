@@ -21,6 +21,7 @@ from sfe_live.config import StreamConfig
 from sfe_live.engine import commands as C
 from sfe_live.engine.pipeline import Block, FrameSource, NoiseProvider, StreamPipeline
 from sfe_live.engine.state import Blend, LiveParams, SessionState
+from sfe_live.io import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -187,13 +188,8 @@ class Engine:
                 "frames_per_block": s.frames_per_block, "kv_window": s.kv_window, "sink_frames": s.sink_frames}
 
     def write_log(self, path: str | Path) -> None:
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(self.header()) + "\n")
-            for entry in self.log:
-                fh.write(entry.to_json() + "\n")
-        tmp.replace(path)
+        lines = [json.dumps(self.header()), *(entry.to_json() for entry in self.log)]
+        atomic_write_text(path, "".join(line + "\n" for line in lines))
 
 
 def read_log(path: str | Path) -> tuple[dict[str, Any], dict[int, list[C.Command]]]:

@@ -8,8 +8,9 @@
 3. the denoising steps (default 4 warped steps, re-noising between them), with a due purge
    clearing the self-attention cache before step ``n - 1 - strength``;
 4. the t = 0 context pass that writes the block's clean K/V, then commit;
-5. streaming VAE decode with the carried decode state (9 pixel frames for the stream's
-   first block, 12 after).
+5. streaming decode (Wan VAE, TAEHV or the demo codec, through the decoder protocol) with
+   the carried decode state (9 pixel frames for the stream's first block, 12 after); purges,
+   prompt switches, re-anchoring and re-caching never touch that state.
 
 Noise comes from a generator seeded by (seed, block index) only, so the same seed and
 command timeline give bit-identical frames.
@@ -26,9 +27,11 @@ import numpy as np
 import torch
 
 from sfe_live.config import StreamConfig, check_size
-from sfe_live.engine.schedule import flow_to_x0, make_schedule, renoise, warp_steps
+from sfe_live.engine.denoise import denoise_block, write_context
+from sfe_live.engine.schedule import make_schedule, renoise, warp_steps
 from sfe_live.engine.state import Conditioning, DriftState, LiveParams, SessionState, block_seed
 from sfe_live.model.cache import KVCache
+from sfe_live.model.decoders.protocol import VideoDecoder
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +98,8 @@ class StreamPipeline:
         self.noise = noise
         self.stream = stream
         self.dit = bundle.dit
-        self.vae = bundle.vae
-        vcfg = bundle.config.vae
+        self.vae: VideoDecoder = bundle.vae          # the engine uses only the decoder protocol
+        vcfg = self.vae.config
         multiple = vcfg.spatial_factor * max(self.dit.cfg.patch_size[1:])
         check_size(stream.height, stream.width, multiple)
         self.latent_h, self.latent_w = stream.latent_size(vcfg)
@@ -199,25 +202,23 @@ class StreamPipeline:
             purge_step = max(start_step, n - 1 - int(state.pending_purge))
             state.pending_purge = None
         t_dit = time.perf_counter()
-        x0 = x
-        for s in range(start_step, n):
-            if purge_step == s:
-                kv.clear()
-                state.frame_latents.clear()
-                positions = kv.block_positions(nf) if self.stream.position_policy == "window" else positions
-                state.purges += 1
-            t = steps[s].to(self.device).expand(1, nf)
-            v = self.dit.step(x, t, cond.cross, kv, positions, params.memory)
-            x0 = flow_to_x0(x, v, steps[s], self.schedule)
+
+        def purge() -> torch.Tensor:
+            kv.clear()
+            state.frame_latents.clear()
+            state.purges += 1
+            return kv.block_positions(nf) if self.stream.position_policy == "window" else positions
+
+        def observe(s: int, x_t: torch.Tensor, x0: torch.Tensor) -> None:
             if self.on_step is not None:
-                self.on_step(state.block_index, s, x, x0)
-            if s < n - 1:
-                x = renoise(x0, eps[s], steps[s + 1], self.schedule)
-        # context pass: rewrite this block's K/V from the clean latent, then commit
-        tc = torch.full((1, nf), float(self.stream.context_noise), device=self.device)
-        self.dit.step(x0, tc, cond.cross, kv, positions, params.memory, kv_only=True)
+                self.on_step(state.block_index, s, x_t, x0)
+
+        # the denoising steps, then the context pass that writes the block's clean K/V and commits
         ids = list(range(state.latent_frame, state.latent_frame + nf))
-        kv.commit(positions, ids)
+        out = denoise_block(self.dit, x, cond.cross, kv, positions, steps, self.schedule, eps, start=start_step,
+                            memory=params.memory, purge_at=purge_step, on_purge=purge, on_step=observe,
+                            context_noise=self.stream.context_noise, frame_ids=ids)
+        x0, positions = out.x0, out.positions
         for i, fid in enumerate(ids):
             state.frame_latents[fid] = x0[:, i:i + 1]
         t_decode = time.perf_counter()
@@ -245,16 +246,13 @@ class StreamPipeline:
         lat = torch.cat([state.frame_latents[i] for i in ids], dim=1)         # [1, m, C, h, w]
         kv.truncate(sink)
         positions = torch.tensor(pos, dtype=torch.int64)
-        t0 = torch.full((1, len(ids)), float(self.stream.context_noise), device=self.device)
-        self.dit.step(lat, t0, cond.cross, kv, positions, params.memory, kv_only=True)
-        kv.commit(positions, ids)
+        write_context(self.dit, lat, cond.cross, kv, positions, self.stream.context_noise, params.memory, ids)
         state.recaches += 1
         return True
 
     def _encode_source(self, state: SessionState, source: FrameSource, nf: int) -> Optional[torch.Tensor]:
-        tf = self.bundle.config.vae.temporal_factor
         first = state.enc is None or state.enc.pixel_frames == 0
-        need = (1 + (nf - 1) * tf) if first else nf * tf
+        need = self.vae.config.pixel_frames(nf, first)
         frames = source(need)
         if frames is None or len(frames) < need:
             return None

@@ -71,12 +71,6 @@ class EngineStatus:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def __getitem__(self, key: str) -> Any:      # Mapping-like access for controls
-        return getattr(self, key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return getattr(self, key, default)
-
 
 class CommandQueue:
     """Commands in arrival order; discrete ones are never dropped, a continuous one replaces the

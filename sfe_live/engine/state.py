@@ -10,11 +10,12 @@ back; nothing hides state on modules.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Optional
 
 import torch
 
 from sfe_live.model.cache import CrossKV, KVCache
+from sfe_live.model.decoders.protocol import StreamState
 
 
 def block_seed(seed: int, block_index: int) -> int:
@@ -67,10 +68,10 @@ class DriftState:
 @dataclass
 class SessionState:
     kv: KVCache
-    vae: Any                                    # VAEStreamState (decode)
+    vae: StreamState                            # the decoder's decode stream state
     cond: Conditioning
     seed: int
-    enc: Any = None                             # VAEStreamState (v2v encode), created on demand
+    enc: Optional[StreamState] = None           # the decoder's v2v encode stream, created on demand
     blend: Optional[Blend] = None
     block_index: int = 0                        # blocks generated so far (the next block's index)
     latent_frame: int = 0                       # absolute index of the next latent frame

@@ -20,6 +20,8 @@ import torch
 
 from sfe_live.config import DiTConfig, ModelConfig, TextConfig, VAEConfig, tiny_random
 from sfe_live.model.checkpoints import find_dit_weights, load_dit, random_dit
+from sfe_live.model.decoders.options import DecoderChoice, load_taehv_for
+from sfe_live.model.decoders.protocol import VideoDecoder
 from sfe_live.model.dit import CausalWanDiT
 from sfe_live.model.files import ModelLoadError
 from sfe_live.model.text import CachedTextEncoder, RandomTextEncoder, load_text_encoder
@@ -36,7 +38,7 @@ class ModelBundle:
     name: str
     config: ModelConfig
     dit: CausalWanDiT
-    vae: Any                      # sfe_live.model.vae.WanVAE
+    vae: VideoDecoder             # WanVAE, TAEHV or the demo's PixelCodec (config.vae is its geometry)
     text: CachedTextEncoder
     device: torch.device
     dtype: torch.dtype
@@ -45,7 +47,7 @@ class ModelBundle:
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "source": self.source, "device": str(self.device),
                 "dtype": str(self.dtype).replace("torch.", ""),
-                "dit_parameters": self.dit.num_parameters(),
+                "dit_parameters": self.dit.num_parameters(), "decoder": self.vae.name,
                 "vae_parameters": sum(p.numel() for p in self.vae.parameters()),
                 "text": self.config.text.kind}
 
@@ -63,10 +65,16 @@ def default_model_spec() -> str:
     return "demo" if (DEMO_DIR / "model.json").exists() else "tiny-random"
 
 
-def _random_bundle(cfg: ModelConfig, device: torch.device, dtype: torch.dtype, seed: int = 0) -> ModelBundle:
+def _random_bundle(cfg: ModelConfig, device: torch.device, dtype: torch.dtype, seed: int = 0,
+                   decoder: DecoderChoice = DecoderChoice()) -> ModelBundle:
     from sfe_live.model.vae import random_vae
     dit = random_dit(cfg.dit, seed=seed, device=device, dtype=dtype)
-    vae = random_vae(cfg.vae, seed=seed + 1, device=device, dtype=dtype)
+    vae: VideoDecoder
+    if decoder.kind == "taehv":
+        vae = load_taehv_for(decoder, None, cfg.vae.z_dim, device, dtype)
+        cfg = dataclasses.replace(cfg, vae=vae.config)
+    else:
+        vae = random_vae(cfg.vae, seed=seed + 1, device=device, dtype=dtype)
     text = RandomTextEncoder(cfg.text.dim, cfg.text.text_len, seed=seed + 2, device=device, dtype=dtype)
     return ModelBundle(cfg.name, cfg, dit, vae, CachedTextEncoder(text, cfg.text.cache_size), device, dtype,
                        source="built-in (seeded random weights)")
@@ -80,7 +88,7 @@ def random_medium() -> ModelConfig:
 
 
 def _load_demo(device: torch.device, dtype: torch.dtype, folder: Optional[Path] = None,
-               meta_name: str = "model.json") -> ModelBundle:
+               meta_name: str = "model.json", decoder: DecoderChoice = DecoderChoice()) -> ModelBundle:
     """The demo model: a small causal Wan DiT + the fixed pixel codec + MiniLM (assets/demo)."""
     from sfe_live.model.codec import PixelCodec, PixelCodecConfig
     folder = Path(folder) if folder is not None else DEMO_DIR
@@ -90,21 +98,28 @@ def _load_demo(device: torch.device, dtype: torch.dtype, folder: Optional[Path] 
     meta = json.loads(meta_path.read_text())
     dit_cfg = DiTConfig.from_dict(meta["dit"])
     text_cfg = TextConfig(**meta["text"])
+    if meta["vae"].get("kind") == "pixel" and decoder.kind == "taehv":
+        raise ModelLoadError(f"{folder}: the demo model decodes with its pixel codec (space-to-depth, "
+                             "not Wan latents); --decoder taehv needs a Wan 2.1 model")
     dit = load_dit(folder / meta.get("dit_file", "dit.safetensors"), device=device, dtype=dtype, config=dit_cfg)
+    vae: VideoDecoder
     if meta["vae"].get("kind") == "pixel":
         codec = PixelCodec(PixelCodecConfig.from_dict(meta["vae"]))
         if codec.config.project_rank > 0:
             from safetensors.torch import load_file
             codec.load_state_dict(load_file(str(folder / meta.get("vae_file", "codec.safetensors"))))
         codec = codec.to(device=device, dtype=dtype)
-        vae_cfg: Any = codec.config
-        vae: Any = codec
+        vae = codec
     else:
         from sfe_live.model.vae_loading import load_vae
         vae_cfg = VAEConfig.from_dict(meta["vae"])
-        vae = load_vae(folder / meta.get("vae_file", "vae.safetensors"), device=device, dtype=dtype, config=vae_cfg)
+        if decoder.kind == "taehv":
+            vae = load_taehv_for(decoder, folder, vae_cfg.z_dim, device, dtype)
+        else:
+            vae = load_vae(folder / meta.get("vae_file", "vae.safetensors"), device=device, dtype=dtype,
+                           config=vae_cfg)
     text = load_text_encoder(text_cfg, device=device, dtype=dtype)
-    cfg = ModelConfig("demo", dit_cfg, vae_cfg, text_cfg, meta.get("height", 64), meta.get("width", 64))
+    cfg = ModelConfig("demo", dit_cfg, vae.config, text_cfg, meta.get("height", 64), meta.get("width", 64))
     return ModelBundle("demo", cfg, dit, vae, CachedTextEncoder(text, text_cfg.cache_size), device, dtype,
                        source=str(folder))
 
@@ -122,17 +137,20 @@ def detect_layout(folder: Path) -> str:
 
 def load_model(spec: str | Path = "tiny-random", checkpoint: Optional[str | Path] = None,
                device: Optional[str | torch.device] = None, dtype: Optional[torch.dtype] = None,
-               seed: int = 0) -> ModelBundle:
-    """Load a whole bundle by name or folder (see the module docstring)."""
+               seed: int = 0, decoder: DecoderChoice = DecoderChoice()) -> ModelBundle:
+    """Load a whole bundle by name or folder (see the module docstring).
+
+    ``decoder`` picks the Wan VAE or TAEHV for Wan latents (the Wan VAE is then not loaded).
+    """
     dev = torch.device(device) if device is not None else default_device()
     dt = dtype if dtype is not None else default_dtype(dev)
     name = str(spec)
     if name == "tiny-random":
-        return _random_bundle(tiny_random(), dev, dt, seed)
+        return _random_bundle(tiny_random(), dev, dt, seed, decoder)
     if name == "random-medium":
-        return _random_bundle(random_medium(), dev, dt, seed)
+        return _random_bundle(random_medium(), dev, dt, seed, decoder)
     if name == "demo":
-        return _load_demo(dev, dt)
+        return _load_demo(dev, dt, decoder=decoder)
     folder = Path(spec).expanduser()
     if not folder.exists():
         raise ModelLoadError(f"{folder}: model folder not found (built-in models: {', '.join(BUILTIN)})")
@@ -142,7 +160,11 @@ def load_model(spec: str | Path = "tiny-random", checkpoint: Optional[str | Path
     layout = detect_layout(folder)
     find_dit_weights(folder)
     dit = load_dit(folder, device=dev, dtype=dt, checkpoint=checkpoint)
-    vae = load_vae(folder, device=dev, dtype=dt)
+    vae: VideoDecoder
+    if decoder.kind == "taehv":
+        vae = load_taehv_for(decoder, folder, dit.cfg.out_dim, dev, dt)
+    else:
+        vae = load_vae(folder, device=dev, dtype=dt)
     text = load_text_encoder(folder, device=dev, dtype=dt, text_len=dit.cfg.text_len)
     tcfg = dataclasses.replace(text.config, text_len=dit.cfg.text_len)
     cfg = ModelConfig(folder.name, dit.cfg, vae.config, tcfg)
@@ -169,4 +191,8 @@ def check_model_folder(folder: str | Path) -> list[str]:
         lines.append(f"model: DiT weights {weights.name} ({weights.stat().st_size / 1e9:.2f} GB)")
     except ModelLoadError as exc:
         lines.append(f"model: {exc}")
+    from sfe_live.model.decoders.taehv import find_taehv
+    taehv = find_taehv(folder)
+    if taehv is not None:
+        lines.append(f"model: TAEHV {taehv.name} found (use --decoder taehv for the fast decoder)")
     return lines

@@ -6,10 +6,8 @@ pixel tile becomes ``3 f^2`` channels (space-to-depth), one latent frame per pix
 the codec is lossless up to uint8 rounding and costs microseconds, which is what a 2-core
 CPU needs for >= 16 fps (a Wan VAE of any useful size decodes slower than that here).
 
-It implements the decode/encode interface the engine uses from a VAE
-(``new_decode_state``, ``decode_to_frames``, ``new_encode_state``, ``encode_frames``,
-``decode_stream``/``encode_stream``, ``.config`` with ``spatial_factor``,
-``temporal_factor`` and ``pixel_frames``) so the engine runs it unmodified.
+It implements the engine's decoder protocol (:mod:`sfe_live.model.decoders.protocol`), like
+the Wan VAE and TAEHV.
 """
 
 from __future__ import annotations
@@ -70,9 +68,18 @@ class CodecState:
     def started(self) -> bool:
         return self.latent_frames > 0
 
+    def nbytes(self) -> int:
+        """The codec remembers no tensors."""
+        return 0
+
+    def clone(self) -> "CodecState":
+        return CodecState(self.kind, self.latent_frames, self.pixel_frames)
+
 
 class PixelCodec(nn.Module):
     """uint8 frames <-> normalised space-to-depth latents ``[B, T, 3 f^2, H/f, W/f]``."""
+
+    name = "pixel"
 
     def __init__(self, config: PixelCodecConfig = PixelCodecConfig()) -> None:
         super().__init__()

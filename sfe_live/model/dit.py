@@ -9,6 +9,9 @@ call it, both on the pipeline layout ``[B, F, C, H, W]``:
   committed frames of ``cache`` plus this block, writes the block's K/V into the cache's
   scratch slots (``cache.commit`` makes them permanent), cross-attends to a precomputed
   ``CrossKV`` (``dit.cross_kv(context)``, once per prompt).
+* ``dit.masked(x, t, positions, mask, spans)``: training's entry: one cache-free call over a
+  whole sequence under a self-attention mask, each token range cross-attending to its own
+  prompt (``CrossSpan``); the same layers compute it as the streaming call.
 
 Every size comes from ``DiTConfig`` and the input's shape. Parameter names are Wan's, so
 ``diffusion_pytorch_model.safetensors`` loads with strict key checks (``checkpoints.py``).
@@ -17,7 +20,8 @@ Every size comes from ``DiTConfig`` and the input's shape. Parameter names are W
 from __future__ import annotations
 
 import math
-from typing import Optional
+from dataclasses import dataclass
+from typing import Optional, Sequence
 
 import torch
 from torch import nn
@@ -76,6 +80,15 @@ class Attention(nn.Module):
         return self.heads(self.norm_k(self.k(x))), self.heads(self.v(x))
 
 
+@dataclass(frozen=True)
+class CrossSpan:
+    """Tokens ``start:end`` of a call cross-attend to the prompt ``cross``."""
+
+    start: int
+    end: int
+    cross: CrossKV
+
+
 class AttentionBlock(nn.Module):
     def __init__(self, cfg: DiTConfig) -> None:
         super().__init__()
@@ -89,10 +102,10 @@ class AttentionBlock(nn.Module):
         self.modulation = nn.Parameter(torch.randn(1, 6, d) / d ** 0.5)
 
     def forward(self, x: torch.Tensor, e0: torch.Tensor, frames: int, cos: torch.Tensor, sin: torch.Tensor,
-                cross_k: torch.Tensor, cross_v: torch.Tensor, cache: Optional[KVCache], layer: int,
-                self_bias: Optional[torch.Tensor], kv_only: bool = False,
-                cross_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """x [B, L, dim]; e0 [B, F, 6, dim]; cos/sin [L, 1, D/2]."""
+                cross: Sequence[CrossSpan], cache: Optional[KVCache], layer: int,
+                self_bias: Optional[torch.Tensor], kv_only: bool = False) -> torch.Tensor:
+        """x [B, L, dim]; e0 [B, F, 6, dim]; cos/sin [L, 1, D/2]; ``self_bias`` an additive or
+        boolean self-attention mask (None: every key)."""
         shift1, scale1, gate1, shift2, scale2, gate2 = (self.modulation.unsqueeze(1) + e0).unbind(2)  # [B, F, dim]
         bsz, n_tok, d = x.shape
 
@@ -117,7 +130,8 @@ class AttentionBlock(nn.Module):
 
         ca = self.cross_attn
         qc = ca.heads(ca.norm_q(ca.q(self.norm3(x))))
-        x = x + ca.o(attention(qc, cross_k, cross_v, cross_bias).flatten(2))
+        outs = [attention(qc[:, s.start:s.end], s.cross.k[layer], s.cross.v[layer], s.cross.bias) for s in cross]
+        x = x + ca.o((outs[0] if len(outs) == 1 else torch.cat(outs, 1)).flatten(2))
 
         y = (per_frame(self.norm2(x)) * (1 + scale2.unsqueeze(2)) + shift2.unsqueeze(2)).flatten(1, 2)
         x = x + (per_frame(self.ffn(y)) * gate2.unsqueeze(2)).flatten(1, 2)
@@ -239,19 +253,20 @@ class CausalWanDiT(nn.Module):
         u = torch.einsum("bfhwpqrc->bfpchqwr", u)
         return u.reshape(b, f * pt, c, h * ph, w * pw)
 
-    def _run(self, x: torch.Tensor, t: torch.Tensor, cross: CrossKV, positions: torch.Tensor,
-             cache: Optional[KVCache], memory: float, kv_only: bool) -> Optional[torch.Tensor]:
+    def _run(self, x: torch.Tensor, t: torch.Tensor, cross: CrossKV | Sequence[CrossSpan], positions: torch.Tensor,
+             cache: Optional[KVCache], memory: float, kv_only: bool,
+             mask: Optional[torch.Tensor] = None) -> Optional[torch.Tensor]:
         b = x.shape[0]
         tokens, grid = self._patchify(x)
         f, h, w = grid
         e, e0 = self._time(t, b, f)
         tables = self.rope_tables(tokens.device)
         cos, sin = self._token_rope(tables, positions, h, w)
-        self_bias = None if cache is None else cache.memory_bias(tokens.shape[1], memory, tokens.dtype, tokens.device)
+        self_bias = mask if cache is None else cache.memory_bias(tokens.shape[1], memory, tokens.dtype, tokens.device)
+        spans = [CrossSpan(0, tokens.shape[1], cross)] if isinstance(cross, CrossKV) else list(cross)
         last = len(self.blocks) - 1
         for i, blk in enumerate(self.blocks):
-            tokens = blk(tokens, e0, f, cos, sin, cross.k[i], cross.v[i], cache, i, self_bias,
-                         kv_only=kv_only and i == last, cross_bias=cross.bias)
+            tokens = blk(tokens, e0, f, cos, sin, spans, cache, i, self_bias, kv_only=kv_only and i == last)
         if kv_only:
             return None
         return self._unpatchify(self.head(tokens, e, f), grid)
@@ -263,6 +278,15 @@ class CausalWanDiT(nn.Module):
         f = x.shape[1] // self.cfg.patch_size[0]
         positions = torch.arange(start_frame, start_frame + f, dtype=torch.int64)
         out = self._run(x, t, self.cross_kv(context), positions, None, 1.0, False)
+        assert out is not None
+        return out
+
+    def masked(self, x: torch.Tensor, t: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor,
+               cross: CrossKV | Sequence[CrossSpan]) -> torch.Tensor:
+        """Training's forward: x [B, N, C, H, W] at t [B, N] with temporal ``positions`` [N] ->
+        flow [B, N, C, H, W], self-attention under ``mask`` (bool [L, L], True = attend, or
+        additive), each ``CrossSpan`` of tokens cross-attending to its own prompt."""
+        out = self._run(x, t, cross, positions, None, 1.0, False, mask=mask)
         assert out is not None
         return out
 

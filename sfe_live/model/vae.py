@@ -362,7 +362,10 @@ class WanVAE(nn.Module):
 
     All methods run without autograd. Streams: ``state = vae.new_decode_state()`` then
     ``pixels, state = vae.decode_stream(z, state)`` per chunk (and likewise for encoding).
+    Implements the engine's decoder protocol (:mod:`sfe_live.model.decoders.protocol`).
     """
+
+    name = "wan"
 
     def __init__(self, config: VAEConfig) -> None:
         super().__init__()

@@ -28,6 +28,7 @@ from typing import Any, Mapping, Optional, Union
 import torch
 
 from sfe_live.config import VAEConfig
+from sfe_live.io import atomic_path
 from sfe_live.model.files import ModelLoadError, load_strict, read_state_dict, rename_keys, strip_prefix
 from sfe_live.model.vae import WanVAE
 
@@ -209,14 +210,8 @@ def load_vae(source: PathLike, device: Union[str, torch.device] = "cpu",
 def save_vae_pth(vae: WanVAE, path: PathLike) -> Path:
     """Write ``vae``'s Wan-keyed state dict as a ``.pth`` atomically (tmp file, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     sd = {k: v.detach().to("cpu").contiguous() for k, v in vae.state_dict().items()}
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         torch.save(sd, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     log.info("saved VAE weights to %s", path)
     return path

@@ -11,11 +11,10 @@ from .ndi import NDISink
 from .playout import LatestFrame, Playout, PlayoutConfig, PlayoutStatus, Tick
 from .recorder import Recorder
 from .scaling import FitMode, Placement, Scaler, placement, scale_frame
-from .sink import Availability, Sink, SinkError, SinkRunner, SinkState, SinkStatus
+from .sink import Sink, SinkError, SinkRunner, SinkState, SinkStatus
 from .virtualcam import VirtualCamSink
 
 __all__ = [
-    "Availability",
     "FitMode",
     "LatestFrame",
     "NDISink",

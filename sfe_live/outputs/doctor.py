@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import logging
 
+from sfe_live.availability import doctor_line
+
 log = logging.getLogger(__name__)
 
 __all__ = ["doctor_lines", "sink_reason"]
 
 
-def _line(ok: bool, name: str, text: str) -> str:
-    first, *rest = text.splitlines() or [""]
-    head = f"{'ok' if ok else '--'} {name:<16} {first}"
-    return "\n".join([head, *(" " * 20 + r.strip() for r in rest)])
+_line = doctor_line
 
 
 def doctor_lines() -> list[str]:

@@ -13,18 +13,14 @@ from typing import Any, Optional
 
 import numpy as np
 
-from sfe_live.ndi_runtime import INSTALL_NDI_MESSAGE, NDIUnavailable, load_ndi, ndi_problem
+from sfe_live.availability import Availability
+from sfe_live.ndi_runtime import INSTALL_NDI_MESSAGE, NDIUnavailable, load_ndi, ndi_availability
 
-from .sink import Availability, SinkError
+from .sink import SinkError
 
 log = logging.getLogger(__name__)
 
 __all__ = ["NDISink", "ndi_availability", "INSTALL_NDI_MESSAGE"]
-
-
-def ndi_availability() -> Availability:
-    problem = ndi_problem()
-    return Availability(not problem, problem)
 
 
 class NDISink:

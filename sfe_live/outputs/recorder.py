@@ -22,7 +22,9 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .sink import Availability, SinkError
+from sfe_live.availability import Availability
+
+from .sink import SinkError
 
 log = logging.getLogger(__name__)
 

@@ -32,12 +32,13 @@ from typing import Any, Callable, Optional, Protocol, runtime_checkable
 
 import numpy as np
 
+from sfe_live.availability import Availability
+
 from .scaling import FitMode, Scaler
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "Availability",
     "Sink",
     "SinkError",
     "SinkRunner",
@@ -48,17 +49,6 @@ __all__ = [
 
 class SinkError(RuntimeError):
     """A sink cannot open or send; the message is meant for the user as it is."""
-
-
-@dataclass(frozen=True)
-class Availability:
-    """Whether a sink or source can work on this machine, and if not, what to do about it."""
-
-    ok: bool
-    reason: str = ""
-
-    def __bool__(self) -> bool:
-        return self.ok
 
 
 @runtime_checkable

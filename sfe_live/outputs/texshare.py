@@ -21,7 +21,9 @@ import numpy as np
 
 from sfe_live.texshare_runtime import UNTESTED, spout_problem, syphon_problem
 
-from .sink import Availability, SinkError
+from sfe_live.availability import Availability
+
+from .sink import SinkError
 
 log = logging.getLogger(__name__)
 

@@ -32,9 +32,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Protocol, Union
 
 from sfe_live.engine.commands import BLEND_MODES, MAX_STRENGTH, TRANSITIONS, Command, SetPrompt
+from sfe_live.io import DataFileError, key_line, load_toml, save_toml, table_lines
 
-from . import tomlio
-from .tomlio import DataFileError
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +133,10 @@ def _check_cue(t: Mapping[str, Any], err: Callable[[str, Optional[str]], CueList
 def parse_cue_list(data: Mapping[str, Any], text: str = "", path: Optional[Union[str, Path]] = None
                    ) -> CueList:
     """Validate parsed TOML data; ``text`` (the file's text) lets errors carry line numbers."""
-    lines = tomlio.table_lines(text, "cue") if text else []
+    lines = table_lines(text, "cue") if text else []
 
     def top_err(msg: str, key: Optional[str] = None) -> CueListError:
-        return CueListError(msg, path, tomlio.key_line(text, None, key) if (text and key) else None)
+        return CueListError(msg, path, key_line(text, None, key) if (text and key) else None)
 
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
@@ -165,7 +164,7 @@ def parse_cue_list(data: Mapping[str, Any], text: str = "", path: Optional[Union
         ln = lines[i] if i < len(lines) else None
 
         def err(msg: str, key: Optional[str], ln: Optional[int] = ln) -> CueListError:
-            return CueListError(msg, path, tomlio.key_line(text, ln, key) if (key and ln) else ln)
+            return CueListError(msg, path, key_line(text, ln, key) if (key and ln) else ln)
 
         cues.append(replace(_check_cue(t, err, i + 1), line=ln))
     return CueList(tuple(cues), name=data.get("name", ""), description=data.get("description", ""),
@@ -175,7 +174,7 @@ def parse_cue_list(data: Mapping[str, Any], text: str = "", path: Optional[Union
 def load_cue_list(path: Union[str, Path]) -> CueList:
     """Load and validate a cue list file (raises :class:`CueListError` naming file and line)."""
     try:
-        data, text = tomlio.load_toml(path)
+        data, text = load_toml(path)
     except DataFileError as e:
         raise CueListError(e.message, e.path, e.line) from None
     cl = parse_cue_list(data, text, path)
@@ -210,7 +209,7 @@ def cue_list_to_data(cl: CueList) -> dict[str, Any]:
 
 def save_cue_list(cl: CueList, path: Union[str, Path]) -> None:
     """Write atomically (temporary file + rename): a crash never leaves half a cue list."""
-    tomlio.save_toml(path, cue_list_to_data(cl), header="sfe-live cue list")
+    save_toml(path, cue_list_to_data(cl), header="sfe-live cue list")
 
 
 # ---------------------------------------------------------------------- playing

@@ -12,18 +12,9 @@ import os
 from pathlib import Path
 from typing import Optional, Union
 
+from sfe_live.io import config_dir
+
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "presets"
-
-
-def config_dir() -> Path:
-    env = os.environ.get("SFE_LIVE_CONFIG_DIR")
-    if env:
-        return Path(env)
-    try:
-        from platformdirs import user_config_dir
-        return Path(user_config_dir("sfe-live"))
-    except Exception:  # pragma: no cover - platformdirs is a dependency
-        return Path.home() / ".config" / "sfe-live"
 
 
 def shipped_cue_dir() -> Path:

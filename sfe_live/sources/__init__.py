@@ -5,14 +5,13 @@ through PyAV), ``StillImageSource`` and ``NDISource`` (optional extra). Every so
 to the model's size and keeps the newest; the engine calls ``latest(n)`` for a block's worth.
 """
 
-from .base import Availability, FrameRing, Source, SourceError, SourceState, SourceStatus, fit_frame
+from .base import FrameRing, Source, SourceError, SourceState, SourceStatus, fit_frame
 from .camera import CameraSource, camera_format, list_cameras
 from .file import FileSource
 from .ndi import NDISource, list_ndi_sources
 from .still import StillImageSource
 
 __all__ = [
-    "Availability",
     "CameraSource",
     "FileSource",
     "FrameRing",

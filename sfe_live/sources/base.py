@@ -25,10 +25,11 @@ from typing import Any, Deque, Optional, Protocol, runtime_checkable
 
 import numpy as np
 
+from sfe_live.availability import Availability
+
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "Availability",
     "FrameRing",
     "Source",
     "SourceError",
@@ -41,15 +42,6 @@ __all__ = [
 
 class SourceError(RuntimeError):
     """A source cannot open or read; the message is meant for the user as it is."""
-
-
-@dataclass(frozen=True)
-class Availability:
-    ok: bool
-    reason: str = ""
-
-    def __bool__(self) -> bool:
-        return self.ok
 
 
 class SourceState(str, enum.Enum):

@@ -9,7 +9,9 @@ import platform
 import threading
 from typing import Any, Optional
 
-from .base import Availability, SourceError, ThreadedSource
+from sfe_live.availability import Availability
+
+from .base import SourceError, ThreadedSource
 
 log = logging.getLogger(__name__)
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+from sfe_live.availability import doctor_line
+from sfe_live.ndi_runtime import ndi_availability
+
 __all__ = ["doctor_lines"]
 
 
-def _line(ok: bool, name: str, text: str) -> str:
-    first, *rest = text.splitlines() or [""]
-    head = f"{'ok' if ok else '--'} {name:<16} {first}"
-    return "\n".join([head, *(" " * 20 + r.strip() for r in rest)])
+_line = doctor_line
 
 
 def doctor_lines() -> list[str]:
     from .camera import CameraSource, camera_format, list_cameras
-    from .ndi import ndi_in_availability
 
     lines = []
     try:
@@ -31,7 +30,7 @@ def doctor_lines() -> list[str]:
     from sfe_live.ndi_runtime import ndi_version
     from sfe_live.texshare_runtime import UNTESTED, spout_problem, syphon_problem
 
-    ndi = ndi_in_availability()
+    ndi = ndi_availability()
     lines.append(_line(bool(ndi), "NDI in", ndi_version() if ndi else ndi.reason))
     for label, problem in (("Spout in", spout_problem()), ("Syphon in", syphon_problem())):
         lines.append(_line(not problem, label, f"{problem or 'available'} · {UNTESTED}"))

@@ -8,7 +8,9 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from .base import Availability, SourceError, ThreadedSource
+from sfe_live.availability import Availability
+
+from .base import SourceError, ThreadedSource
 
 log = logging.getLogger(__name__)
 

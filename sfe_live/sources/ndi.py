@@ -14,9 +14,10 @@ import threading
 import time
 from typing import Any, Optional
 
-from sfe_live.ndi_runtime import NDIUnavailable, load_ndi, ndi_problem
+from sfe_live.availability import Availability
+from sfe_live.ndi_runtime import NDIUnavailable, load_ndi, ndi_availability
 
-from .base import Availability, SourceError, SourceState, ThreadedSource
+from .base import SourceError, SourceState, ThreadedSource
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,7 @@ POLL_S = 0.004  # frame-sync poll interval: well under a frame at 60 fps
 
 
 def ndi_in_availability() -> Availability:
-    problem = ndi_problem()
-    return Availability(not problem, problem)
+    return ndi_availability()
 
 
 def _lib() -> Any:

@@ -10,7 +10,9 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .base import Availability, SourceError, SourceState, SourceStatus, fit_frame
+from sfe_live.availability import Availability
+
+from .base import SourceError, SourceState, SourceStatus, fit_frame
 
 log = logging.getLogger(__name__)
 

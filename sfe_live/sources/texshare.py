@@ -20,7 +20,9 @@ import numpy as np
 
 from sfe_live.texshare_runtime import spout_problem, syphon_problem
 
-from .base import Availability, SourceError, SourceState, ThreadedSource
+from sfe_live.availability import Availability
+
+from .base import SourceError, SourceState, ThreadedSource
 
 log = logging.getLogger(__name__)
 

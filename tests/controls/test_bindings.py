@@ -10,7 +10,7 @@ from sfe_live.controls.bindings import (Binding, BindingError, apply_curve, bind
 from sfe_live.controls.driver import BindingDriver, Learner
 from sfe_live.controls.store import load_user_bindings, save_user_bindings
 from sfe_live.engine import commands as C
-from sfe_live.show.tomlio import parse_toml
+from sfe_live.io import parse_toml
 
 R = DEFAULT_REGISTRY
 

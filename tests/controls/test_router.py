@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from sfe_live.controls.actions import UnknownActionError
 from sfe_live.controls.router import ActionRouter
 from sfe_live.engine import commands as C
+from sfe_live.engine.runner import EngineStatus
 
 
 def test_engine_actions_become_commands(router, engine):
@@ -75,13 +74,9 @@ def test_state_merges_status_providers_and_strength(router, engine):
     assert router.get("strength") == 1
 
 
-def test_dataclass_status_is_accepted(engine):
-    @dataclasses.dataclass(frozen=True)
-    class Snap:
-        prompt: str = "x"
-        block: int = 4
-    r = ActionRouter(engine.submit, lambda: Snap())
-    assert r.state()["block"] == 4
+def test_the_runners_status_is_accepted(engine):
+    r = ActionRouter(engine.submit, lambda: EngineStatus(prompt="x", block=4))
+    assert r.state()["block"] == 4 and r.state()["prompt"] == "x"
 
 
 def test_listeners_see_every_action(router):

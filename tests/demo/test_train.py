@@ -1,11 +1,17 @@
-"""The training forward (masked full sequence) computes what the streaming engine computes."""
+"""Training computes what the streaming engine computes: the masked full-sequence forward
+equals the streaming step, and stage 2's rollout is the engine's own stream."""
 
 import torch
 
-from sfe_live.config import DiTConfig
-from sfe_live.demo.train import block_mask, seq_forward
+from sfe_live.config import DiTConfig, StreamConfig
+from sfe_live.demo.train import block_mask, rollout
+from sfe_live.engine.pipeline import StreamPipeline, seeded_noise
+from sfe_live.engine.schedule import warp_steps
+from sfe_live.engine.state import LiveParams
+from sfe_live.model.bundle import load_model
 from sfe_live.model.cache import KVCache
 from sfe_live.model.checkpoints import random_dit
+from sfe_live.model.dit import CrossSpan
 
 
 def _tiny(seed: int):
@@ -30,8 +36,8 @@ def test_masked_sequence_matches_streaming_step():
         t = torch.full((b, 3), 700.0)
         ref = dit.step(xn, t, cross, cache, cache.block_positions(3))
         mask = block_mask([0] * 6 + [1] * 3, [0, 0, 0, 1, 1, 1, 2, 2, 2], s)
-        out = seq_forward(dit, torch.cat([z, xn], 1), torch.cat([torch.zeros(b, 6), t], 1), torch.arange(9),
-                          mask, [(0, 9 * s, cross)])
+        out = dit.masked(torch.cat([z, xn], 1), torch.cat([torch.zeros(b, 6), t], 1), torch.arange(9), mask,
+                         [CrossSpan(0, 9 * s, cross)])
     assert torch.allclose(out[:, 6:], ref, atol=1e-5)
 
 
@@ -48,7 +54,28 @@ def test_prompt_switch_spans_match_streaming_with_a_new_prompt():
         ref = dit.step(xn, t, cb, cache, cache.block_positions(3))
         mask = block_mask([0] * 6 + [1] * 3, [0, 0, 0, 1, 1, 1, 2, 2, 2], s)
         x, tt = torch.cat([z, xn], 1), torch.cat([torch.zeros(b, 6), t], 1)
-        out = seq_forward(dit, x, tt, torch.arange(9), mask, [(0, 3 * s, ca), (3 * s, 9 * s, cb)])
-        same = seq_forward(dit, x, tt, torch.arange(9), mask, [(0, 9 * s, cb)])
+        out = dit.masked(x, tt, torch.arange(9), mask, [CrossSpan(0, 3 * s, ca), CrossSpan(3 * s, 9 * s, cb)])
+        same = dit.masked(x, tt, torch.arange(9), mask, cb)
     assert torch.allclose(out[:, 6:], ref, atol=1e-5)
     assert not torch.allclose(same[:, 6:], ref, atol=1e-3)       # the first block's caption matters
+
+
+def test_training_rollout_produces_the_engines_blocks():
+    """Stage 2's rollout from the engine's first block, with the engine's noise, gives the engine's
+    next blocks to the bit: both run the one denoising block of ``engine/denoise.py``."""
+    bundle = load_model("tiny-random", device="cpu", dtype=torch.float32)
+    stream = StreamConfig(height=64, width=64, frames_per_block=3)
+    pipe = StreamPipeline(bundle, stream)
+    state = pipe.new_state("a red ball", seed=7)
+    engine = [pipe.step(state, LiveParams()).latents for _ in range(3)]
+
+    cfg = bundle.dit.cfg
+    cache = KVCache.empty(cfg.num_layers, 1, stream.window_frames, pipe.tokens_per_frame, cfg.num_heads,
+                          cfg.head_dim)
+    shape = tuple(engine[0].shape)
+    ours = rollout(bundle.dit, pipe.condition("a red ball").cross, cache, engine[0], 3,
+                   lambda j: seeded_noise(7, j, shape, 3), warp_steps(stream.denoising_steps), pipe.schedule)
+    assert len(ours) == 3
+    for a, b in zip(ours[1:], engine[1:]):
+        assert torch.equal(a, b)
+    assert not torch.equal(ours[1], ours[2])

@@ -80,7 +80,7 @@ def test_runner_applies_at_next_block_and_survives_bad_listener(tiny_bundle):
     assert purge.block == 2 and purge.step == 0                   # submitted during block 1 -> block 2
     assert status.paused and len(seen) <= n_paused + 1
     assert status.model == "tiny-random" and status.block >= 4 and status.purges == 1
-    assert status["prompt"] == "a red ball"
+    assert status.prompt == "a red ball" and status.to_dict()["prompt"] == "a red ball"
 
 
 def test_runner_reports_rejected_command(tiny_bundle):

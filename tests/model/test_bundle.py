@@ -95,3 +95,22 @@ def test_incomplete_folder_errors(tmp_path, parts):
     assert "\n" not in str(e.value)
     with pytest.raises(ModelLoadError, match="not a Wan2.1 model folder"):
         load_model(tmp_path, device="cpu")
+
+
+def test_folder_finds_taew2_1_by_itself(tmp_path, parts, fixtures_dir):
+    from safetensors.torch import load_file
+
+    from sfe_live.model.decoders.options import DecoderChoice
+    from sfe_live.model.decoders.taehv import TAEHV
+    from sfe_live.model.files import strip_prefix
+    root = write_wan(tmp_path / "Wan-tiny", parts)
+    with pytest.raises(ModelLoadError, match="no taew2_1.safetensors or taew2_1.pth in .*Wan-tiny"):
+        load_model(root, device="cpu", decoder=DecoderChoice("taehv"))
+    weights = strip_prefix(load_file(str(fixtures_dir / "taehv_tiny.safetensors")), "taehv.")
+    torch.save(weights, root / "taew2_1.pth")
+    bundle = load_model(root, device="cpu", decoder=DecoderChoice("taehv"))
+    assert isinstance(bundle.vae, TAEHV) and bundle.vae.config.encoder_width == 16
+    assert "TAEHV taew2_1.pth found" in check_model_folder(root)[-1]
+    engine = Engine(bundle, StreamConfig(height=64, width=64), prompt="a red ball", seed=1)
+    b0, b1 = engine.next_block(), engine.next_block()
+    assert b0.frames.shape == (9, 64, 64, 3) and b1.frames.shape == (12, 64, 64, 3)

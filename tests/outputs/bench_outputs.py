@@ -24,7 +24,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 from conftest import MemoryCamBackend, synthetic_frame  # noqa: E402  (sets the NDI loopback config)
 
 from sfe_live.outputs import OutputManager  # noqa: E402
-from sfe_live.outputs.ndi import NDISink, ndi_availability  # noqa: E402
+from sfe_live.ndi_runtime import ndi_availability  # noqa: E402
+from sfe_live.outputs.ndi import NDISink  # noqa: E402
 from sfe_live.outputs.recorder import Recorder  # noqa: E402
 from sfe_live.outputs.virtualcam import VirtualCamSink  # noqa: E402
 

@@ -43,7 +43,7 @@ class CollectSink:
         self.closed = 0
 
     def is_available(self):
-        from sfe_live.outputs import Availability
+        from sfe_live.availability import Availability
 
         return Availability(True)
 

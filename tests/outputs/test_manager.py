@@ -8,7 +8,8 @@ import time
 
 import numpy as np
 
-from sfe_live.outputs import Availability, OutputManager, PlayoutConfig, SinkState
+from sfe_live.availability import Availability
+from sfe_live.outputs import OutputManager, PlayoutConfig, SinkState
 
 log = logging.getLogger(__name__)
 

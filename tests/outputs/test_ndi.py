@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from sfe_live.outputs import OutputManager, PlayoutConfig, SinkState
-from sfe_live.outputs.ndi import NDISink, ndi_availability
+from sfe_live.ndi_runtime import ndi_availability
+from sfe_live.outputs.ndi import NDISink
 
 pytestmark = pytest.mark.skipif(not ndi_availability(), reason=f"NDI not available: {ndi_availability().reason}")
 

@@ -7,7 +7,8 @@ import time
 
 import numpy as np
 
-from sfe_live.outputs import Availability, SinkError, SinkRunner, SinkState
+from sfe_live.availability import Availability
+from sfe_live.outputs import SinkError, SinkRunner, SinkState
 
 
 def frame(v: int = 0, w: int = 8, h: int = 4) -> np.ndarray:

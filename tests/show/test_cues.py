@@ -72,7 +72,7 @@ def test_save_is_atomic_on_failure(tmp_path, monkeypatch):
     p = tmp_path / "c.toml"
     p.write_text(GOOD)
     cl = load_cue_list(p)
-    import sfe_live.show.tomlio as tio
+    import sfe_live.io as tio
 
     def boom(src, dst):
         raise OSError("disk full")
