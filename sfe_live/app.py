@@ -30,6 +30,7 @@ from sfe_live.config import StreamConfig
 from sfe_live.engine import commands as C
 from sfe_live.engine.engine import Engine
 from sfe_live.engine.pipeline import Block
+from sfe_live.outputs.options import OutputOptions
 from sfe_live.engine.runner import EngineStatus, Runner
 from sfe_live.model.decoders.options import DecoderChoice
 
@@ -67,10 +68,10 @@ class AppSettings:
     osc_port: Optional[int] = None       # None = the controls' documented default
     midi_port: Optional[str] = None
     audio: bool = False
-    vcam: bool = False
-    vcam_size: tuple[int, int] = (1280, 720)
-    record: Optional[str] = None         # a folder or an .mp4 path: record from the start
-    record_dir: Optional[str] = None     # where Record puts files (default: the user's video folder)
+    link: bool = False                   # Ableton Link tempo (aalink extra)
+    outputs: OutputOptions = OutputOptions()   # Spout, Syphon, NDI, virtual camera, recording
+    v2v_source: Optional[str] = None     # KIND[:NAME] (sources.options.make_source), opened at start
+    v2v_strength: float = 0.5
     low_latency: bool = False            # 1 latent frame per block and a minimal playout buffer
     threads: Optional[int] = None        # torch CPU threads (default: cores - 1)
     controls: dict[str, Any] = field(default_factory=dict)   # ControlSettings fields (flags, Settings dialog)
@@ -87,15 +88,6 @@ def runner_lookahead(block_s: float, low_latency: bool) -> float:
     """Seconds of video the engine may run ahead of the screen: 0.5 s (or 1.5 blocks) normally; one
     block in low-latency mode, so a command waits behind at most one block already made."""
     return block_s if low_latency else max(0.5, 1.5 * block_s)
-
-
-def default_recording_dir() -> Path:
-    """``$SFE_LIVE_RECORDINGS_DIR``, else ``<the user's video folder>/sfe-live`` (never the current folder)."""
-    env = os.environ.get("SFE_LIVE_RECORDINGS_DIR")
-    if env:
-        return Path(env)
-    from platformdirs import user_videos_dir
-    return Path(user_videos_dir()) / "sfe-live"
 
 
 class App:
@@ -115,7 +107,8 @@ class App:
         self.messages: list[str] = []           # human messages for the GUI banner / headless log
         self._lock = threading.Lock()
         self.load_error = ""
-        self.recording_path: Optional[Path] = None
+        self.output_labels: dict[str, str] = {}
+        self._availability: dict[str, tuple[bool, str]] = {}
         self.blackout = False
         self.frozen = False
 
@@ -179,17 +172,21 @@ class App:
         self.hub.set_state("freeze", self.frozen)
 
     def _wire_outputs(self) -> None:
-        s = self.settings
-        if s.vcam:
-            from sfe_live.outputs.virtualcam import VirtualCamSink
-            self.outputs.add_sink(VirtualCamSink(size=s.vcam_size), name="vcam")
-            self.outputs.enable("vcam")
-        if s.record:
-            self.start_recording(s.record)
+        """Every output is added (off unless its flag asked for it) so the panel can switch it."""
+        from sfe_live.outputs.options import build_sinks
+        self.output_labels: dict[str, str] = {}
+        for spec in build_sinks(self.settings.outputs):
+            self.outputs.add_sink(spec.sink, name=spec.key)
+            self.output_labels[spec.key] = spec.label
+        self.refresh_availability()
+        for spec in build_sinks(self.settings.outputs):
+            if spec.enabled:
+                self.set_output(spec.key, True)
 
     def control_settings(self) -> dict[str, Any]:
         s = self.settings
-        out: dict[str, Any] = {"osc_enabled": s.osc, "osc_host": s.osc_host, "audio_enabled": s.audio}
+        out: dict[str, Any] = {"osc_enabled": s.osc, "osc_host": s.osc_host, "audio_enabled": s.audio,
+                               "link": s.link}
         if s.osc_port is not None:
             out["osc_port"] = s.osc_port
         if s.midi_port:
@@ -210,7 +207,7 @@ class App:
         self.hub = ControlHub(self.submit, self.engine_status, self.control_settings())
         self.router = self.hub.router
         self.hub.register_handler("record.toggle", lambda v=None: self.toggle_recording())
-        self.hub.register_handler("vcam.toggle", lambda v=None: self.toggle_sink("vcam"))
+        self.hub.register_handler("vcam.toggle", lambda v=None: self.toggle_output("vcam"))
         self.hub.register_handler("blackout", self.set_blackout)
         self.hub.register_handler("freeze", self.set_freeze)
         self.router.add_state_provider("show", self.show_state)
@@ -229,6 +226,12 @@ class App:
         if not self.loaded:
             self.load()
         self.outputs.start()
+        if self.settings.v2v_source and self.v2v_source is None:
+            from sfe_live.sources.options import make_source
+            try:
+                self.set_v2v_source(make_source(self.settings.v2v_source), self.settings.v2v_strength)
+            except Exception as exc:  # a missing source never stops generation
+                self.message(f"v2v source {self.settings.v2v_source}: {str(exc).splitlines()[0]}", logging.ERROR)
         self.runner.start()
         self.hub.start()
 
@@ -270,39 +273,78 @@ class App:
             self.submit(C.SetV2V(strength))
 
     # -- outputs -----------------------------------------------------------------------------------
+    def set_output(self, key: str, on: bool) -> None:
+        """Switch an output on or off live (any thread); the reason shows when it cannot work."""
+        if on:
+            ok, reason = self._availability.get(key, (True, ""))
+            if not ok:  # absent here (other OS, extra not installed): one line, not an error
+                self.message(f"{self.output_labels.get(key, key)}: {reason.splitlines()[0]}", logging.WARNING)
+                return
+            self.outputs.enable(key)
+        else:
+            self.outputs.disable(key)
+        if key == "record":
+            self.message("recording started" if on else "recording stopped")
+        if self.hub is not None and key in ("record", "vcam"):
+            self.hub.set_state("recording" if key == "record" else "vcam", on)
+
+    def toggle_output(self, key: str) -> None:
+        self.set_output(key, not self.outputs.wanted(key))
+
     def start_recording(self, target: str | Path) -> Path:
-        from sfe_live.outputs.recorder import Recorder
-        target = Path(target)
-        rec = Recorder(target.parent, stem=target.stem) if target.suffix else Recorder(target)
-        name = "record"
-        if name in self.outputs.sink_names:
-            self.outputs.remove_sink(name)
-        self.outputs.add_sink(rec, name=name)
-        self.outputs.enable(name)
-        self.recording_path = rec.path
-        self.message(f"recording to {self.recording_path or target}")
-        return target
+        """Record to ``target`` (a folder, or ``DIR/NAME.mp4``) from now on."""
+        from sfe_live.outputs.options import record_sink
+        self.outputs.remove_sink("record")
+        self.outputs.add_sink(record_sink(target), name="record")
+        self.set_output("record", True)
+        return Path(target)
 
     def toggle_recording(self) -> None:
-        if "record" in self.outputs.sink_names:
-            self.outputs.remove_sink("record")
-            self.message("recording stopped")
-        else:
-            self.start_recording(self.settings.record_dir or default_recording_dir())
-        self.hub.set_state("recording", "record" in self.outputs.sink_names)
+        self.toggle_output("record")
 
-    def toggle_sink(self, name: str) -> None:
-        if name not in self.outputs.sink_names:
-            if name == "vcam":
-                from sfe_live.outputs.virtualcam import VirtualCamSink
-                self.outputs.add_sink(VirtualCamSink(size=self.settings.vcam_size), name="vcam")
-            else:
-                return
-        st = {s.name: s for s in self.outputs.status().sinks}.get(name)
-        if st is not None and st.state.value in ("running", "starting"):
-            self.outputs.disable(name)
-        else:
-            self.outputs.enable(name)
+    def set_record_dir(self, folder: Optional[str]) -> None:
+        """Where Record writes from the next take on (None = the default folder); a take running now
+        finishes where it is."""
+        from sfe_live.outputs.options import default_record_dir, record_sink
+        self.settings.outputs = dataclasses.replace(self.settings.outputs, record_dir=folder or None)
+        if not self.outputs.wanted("record"):
+            self.outputs.remove_sink("record")
+            self.outputs.add_sink(record_sink(folder or default_record_dir()), name="record")
+
+    def refresh_availability(self) -> None:
+        """Ask every output whether it can work here (the same text as ``doctor``)."""
+        from sfe_live.outputs.doctor import sink_reason
+        self._availability = {}
+        for key in self.outputs.sink_names:
+            sink = self.outputs.runner(key).sink
+            try:
+                ok, text = bool(sink.is_available()), sink_reason(sink)
+            except Exception as exc:  # a broken optional package is one line, not a crash
+                ok, text = False, f"{type(exc).__name__}: {exc}"
+            self._availability[key] = (ok, text)
+
+    def outputs_view(self) -> list[dict[str, Any]]:
+        """One row per output for the Outputs panel (plain values; any thread)."""
+        from sfe_live.outputs.ndi import NDISink
+        from sfe_live.outputs.recorder import Recorder
+        if self.outputs is None:
+            return []
+        st = {s.name: s for s in self.outputs.status().sinks}
+        rows = []
+        for key in self.outputs.sink_names:
+            s = st[key]
+            ok, reason = self._availability.get(key, (True, ""))
+            sink = self.outputs.runner(key).sink
+            where: Any = None
+            if isinstance(sink, Recorder):
+                where = sink.path                  # the file being written
+            elif isinstance(sink, NDISink):
+                where = sink.source_name           # "HOST (sfe-live)", what receivers list
+            rows.append({"key": key, "label": self.output_labels.get(key, key), "on": self.outputs.wanted(key),
+                         "state": s.state.value, "sent": s.sent, "dropped": s.dropped, "error": s.error,
+                         "available": ok, "reason": reason, "size": s.size,
+                         "detail": str(where) if where else ""})
+        return rows
 
     # -- reading (any thread) ----------------------------------------------------------------------
     def message(self, text: str, level: int = logging.INFO) -> None:

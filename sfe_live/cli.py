@@ -22,6 +22,10 @@ from sfe_live.controls.options import add_control_arguments, control_overrides
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from sfe_live.controls.tempo import add_link_arguments  # noqa: E402
+from sfe_live.outputs.options import add_output_arguments, output_options  # noqa: E402
+from sfe_live.sources.options import add_source_arguments, source_settings  # noqa: E402
+
 log = logging.getLogger("sfe_live")
 
 
@@ -496,10 +500,16 @@ def _settings(args: argparse.Namespace) -> Any:
                        prompt=args.prompt, seed=args.seed, frames_per_block=args.frames_per_block,
                        kv_window=args.kv_window, sink_frames=args.sink_frames,
                        steps=tuple(int(s) for s in args.steps.split(",")),
-                       cues=getattr(args, "cues", None), vcam=getattr(args, "vcam", False),
-                       record=getattr(args, "record", None), threads=args.threads, decoder=decoder_choice(args),
-                       controls=control_overrides(args), low_latency=bool(getattr(args, "low_latency", False)),
-                       record_dir=getattr(args, "record_dir", None))
+                       cues=getattr(args, "cues", None), outputs=output_options(args), **_sources(args),
+                       link=bool(getattr(args, "link", False)), threads=args.threads, decoder=decoder_choice(args),
+                       controls=control_overrides(args), low_latency=bool(getattr(args, "low_latency", False)))
+
+
+def _sources(args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        return source_settings(args)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -548,11 +558,13 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 
 def _live_args(p: argparse.ArgumentParser) -> None:
-    """What the window and ``run`` share: live controls, latency mode, the recordings folder."""
+    """What the window and ``run`` share: live controls, Link, outputs, v2v sources, latency mode."""
     add_control_arguments(p)
+    add_link_arguments(p)
+    add_output_arguments(p)
+    add_source_arguments(p)
     p.add_argument("--low-latency", action="store_true",
                    help="1 latent frame per block and a minimal playout buffer (faster response, less slack)")
-    p.add_argument("--record-dir", help="where Record puts files (default: your video folder/sfe-live)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -603,8 +615,6 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--prompt", default="a red ball bouncing on a black background")
     h.add_argument("--cues")
     _live_args(h)
-    h.add_argument("--vcam", action="store_true")
-    h.add_argument("--record", help="a folder for MP4 recordings")
     h.add_argument("--duration", type=float, help="stop after S seconds")
     h.add_argument("--v2v", help="video-to-video from a video file (loops)")
     h.add_argument("--v2v-strength", type=float, default=0.5)

@@ -15,6 +15,19 @@ os.environ.setdefault("JACK_NO_START_SERVER", "1")  # never let a client autosta
 os.environ.setdefault("SFE_LIVE_CONFIG_DIR", str(Path(__file__).parent / ".tmp-config"))
 os.environ.setdefault("SFE_LIVE_RECORDINGS_DIR", str(Path(__file__).parent / ".tmp-config" / "recordings"))
 
+# NDI (every test that sends or receives it, outputs/, sources/, ui/): only the loopback adapter and a
+# unicast look-up on 127.0.0.1, no mDNS on the LAN. Must be set before the NDI runtime initialises.
+if "NDI_CONFIG_DIR" not in os.environ:
+    import json
+    import tempfile
+
+    _ndi_dir = tempfile.mkdtemp(prefix="sfe-ndi-")
+    with open(os.path.join(_ndi_dir, "ndi-config.v1.json"), "w") as _fh:
+        json.dump({"ndi": {"networks": {"ips": "127.0.0.1", "discovery": ""},
+                           "adapters": {"allowed": ["127.0.0.1"]},
+                           "multicast": {"send": {"enable": False}, "recv": {"enable": False}}}}, _fh)
+    os.environ["NDI_CONFIG_DIR"] = _ndi_dir
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
 

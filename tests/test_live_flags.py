@@ -8,7 +8,7 @@ from sfe_live import cli
 @pytest.mark.parametrize("command", [[], ["gui"], ["run"], ["run", "--headless"]])
 def test_same_flags_on_the_window_and_run(command) -> None:  # type: ignore[no-untyped-def]
     argv = [*command, "--osc-port", "9400", "--osc-host", "0.0.0.0", "--osc-push", "10.0.0.5:7000",
-            "--midi", "Launch", "--audio-device", "2", "--bpm", "128", "--link", "--quantize", "bar",
+            "--midi", "Launch", "--audio-device", "2", "--bpm", "128", "--link", "--quantize", "bar", "--ndi",
             "--low-latency", "--record-dir", "/tmp/rec"]
     if not argv[0:1] or argv[0].startswith("-"):
         argv = ["gui", *argv]
@@ -16,13 +16,13 @@ def test_same_flags_on_the_window_and_run(command) -> None:  # type: ignore[no-u
     s = cli._settings(args)
     assert s.controls == {"osc_host": "0.0.0.0", "osc_port": 9400, "osc_push": "10.0.0.5:7000",
                           "midi_inputs": ["Launch"], "audio_device": 2, "audio_enabled": True, "bpm": 128.0,
-                          "link": True, "quantize": "bar"}
-    assert s.low_latency and s.record_dir == "/tmp/rec"
+                          "quantize": "bar"}
+    assert s.low_latency and s.outputs.record_dir == "/tmp/rec" and s.outputs.ndi and s.link
 
 
 def test_unset_flags_leave_saved_settings_alone() -> None:
     s = cli._settings(cli.build_parser().parse_args(["gui"]))
-    assert s.controls == {} and not s.low_latency and s.record_dir is None
+    assert s.controls == {} and not s.low_latency and s.outputs.record_dir is None and not s.link
 
 
 @pytest.mark.parametrize("bad", [["--osc-port", "70000"], ["--osc-push", "nohost"], ["--bpm", "5"]])

@@ -21,7 +21,8 @@ def test_normal_mode_keeps_its_slack() -> None:
 def test_show_state_is_readable_like_any_other_state(tmp_path) -> None:
     """/sfe/get/recording, /blackout, /freeze, /vcam answer from the outputs' real state."""
     import time
-    app = App(AppSettings(model="tiny-random", osc=False, record_dir=str(tmp_path))).load()
+    from sfe_live.outputs.options import OutputOptions
+    app = App(AppSettings(model="tiny-random", osc=False, outputs=OutputOptions(record_dir=str(tmp_path)))).load()
     app.start()
     try:
         assert {k: app.router.get(k) for k in ("recording", "blackout", "freeze", "vcam")} == \

@@ -20,7 +20,7 @@ from .theme import set_state
 
 log = logging.getLogger(__name__)
 
-V2V_SOURCES = ("off", "video file…", "image…", "camera")
+V2V_SOURCES = ("off", "video file…", "image…", "camera", "NDI…", "Spout…", "Syphon…")
 
 
 def _heading(text: str) -> QLabel:
@@ -192,6 +192,11 @@ class ControlsPanel(QFrame):
             elif kind == "camera":
                 from sfe_live.sources import CameraSource
                 src = CameraSource()
+            elif kind in ("NDI…", "Spout…", "Syphon…"):
+                src = self._ask_network_source(kind.rstrip("…").lower())
+                if src is None:
+                    self.v2v_source.setCurrentIndex(0)
+                    return
         except Exception as exc:
             log.error("v2v source %s could not be opened: %s", kind, exc)
             self.v2v_source.setCurrentIndex(0)
@@ -200,6 +205,37 @@ class ControlsPanel(QFrame):
             self.v2v_source.setCurrentIndex(0)
             return
         self.source_object = src
+
+    def _ask_network_source(self, kind: str) -> Any:
+        """NDI / Spout / Syphon: pick a discovered name (or type one); None when cancelled or not
+        available here (the reason goes to the log and the banner, as ``doctor`` words it)."""
+        from sfe_live.sources.options import make_source
+
+        probe = make_source(f"{kind}:?")
+        avail = probe.is_available()
+        if not avail:
+            log.error("%s input: %s", kind, avail.reason)
+            return None
+        names: list[str] = []
+        if kind == "ndi":
+            from sfe_live.sources.ndi import list_ndi_sources
+            names = list_ndi_sources(0.5)
+        elif kind == "syphon":
+            from sfe_live.sources.texshare import list_syphon_servers
+            names = list_syphon_servers()
+        hint = {"ndi": "NDI source (found on the network, or type part of a name):",
+                "spout": "Spout sender (empty: the active sender):",
+                "syphon": "Syphon server (empty: the first one):"}[kind]
+        name, ok = self.ask_item(f"Video-to-video from {kind.upper() if kind == 'ndi' else kind.title()}",
+                                 hint, names)
+        if not ok or (kind == "ndi" and not name.strip()):
+            return None
+        return make_source(f"{kind}:{name.strip()}")
+
+    def ask_item(self, title: str, label: str, items: list[str]) -> tuple[str, bool]:
+        """An editable choice (tests replace this)."""
+        from PySide6.QtWidgets import QInputDialog
+        return QInputDialog.getItem(self, title, label, items or [""], 0, True)
 
     # ------------------------------------------------------------------ mirroring
     def sync(self, st: Mapping[str, Any]) -> None:

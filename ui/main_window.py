@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -44,6 +45,7 @@ from .keymap import key_name
 from .logpanel import ErrorBanner, LogPanel, QueueLogHandler
 from .meters import BlockClock, LatencyMeter, RateMeter
 from .model_dialog import ModelDialog
+from .outputs_panel import OutputsPanel
 from .output_window import OutputWindow, find_screen
 from .preview import choose_path, make_preview
 from .prompt_bar import PromptBar
@@ -193,8 +195,12 @@ class MainWindow(QMainWindow):
         self.cue_panel = CuePanel(self.controller)
         self.cue_panel.list_changed.connect(lambda _n: self.update_title())
         self.log_panel = LogPanel()
+        self.outputs_panel = OutputsPanel()
+        self.outputs_panel.toggled.connect(self._switch_output)
+        self.outputs_panel.recheck.connect(lambda: self.app is not None and self.app.refresh_availability())
         self.tabs = QTabWidget()
         self.tabs.addTab(self.cue_panel, "Cues")
+        self.tabs.addTab(self.outputs_panel, "Outputs")
         self.tabs.addTab(self.log_panel, "Log")
         self.tabs.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
@@ -251,6 +257,8 @@ class MainWindow(QMainWindow):
         self.act_output.setCheckable(True)
         self.screen_menu = m.addMenu("Output screen")
         self.screen_menu.aboutToShow.connect(self._fill_screens)
+        m.addSeparator()
+        self.outputs_panel.attach_menu(m.addMenu("Send to"))
         m.addSeparator()
         self.act_lock = m.addAction("Performance lock", lambda: self.set_locked(not self.locked))
         self.act_lock.setShortcut("Ctrl+L")
@@ -320,14 +328,14 @@ class MainWindow(QMainWindow):
         """Saved settings (the Settings dialog) under the command line's flags, which win for this run."""
         s = self.app_settings
         s.controls = {**self.ui.controls, **s.controls}
-        if not s.record_dir and self.ui.record_dir:
-            s.record_dir = self.ui.record_dir
+        if not s.outputs.record_dir and self.ui.record_dir:
+            s.outputs = dataclasses.replace(s.outputs, record_dir=self.ui.record_dir)
         s.low_latency = s.low_latency or self.ui.low_latency
 
     def open_settings(self) -> None:
         if self.locked:
             return
-        from sfe_live.app import default_recording_dir
+        from sfe_live.outputs.options import default_record_dir
         from sfe_live.controls.audio import list_input_devices
         from sfe_live.controls.settings import ControlSettings
 
@@ -336,7 +344,7 @@ class MainWindow(QMainWindow):
                    else ControlSettings.from_any(self.app_settings.controls))
         devices, _err = list_input_devices()
         dlg = SettingsDialog(current, self.ui.record_dir, self.ui.low_latency, self.ui.preview_path,
-                             audio_devices=devices, default_record_dir=str(default_recording_dir()), parent=self)
+                             audio_devices=devices, default_record_dir=str(default_record_dir()), parent=self)
         if dlg.exec() == SettingsDialog.DialogCode.Accepted:
             self.apply_settings(dlg.values())
 
@@ -351,11 +359,11 @@ class MainWindow(QMainWindow):
         self.store.save(self.ui)
         s = self.app_settings
         s.controls = dict(self.ui.controls)
-        s.record_dir = choice.record_dir or None
+        s.outputs = dataclasses.replace(s.outputs, record_dir=choice.record_dir or None)
         s.low_latency = choice.low_latency
         changed: list[str] = []
         if self.app is not None:
-            self.app.settings.record_dir = s.record_dir
+            self.app.set_record_dir(choice.record_dir or None)
             self.app.settings.low_latency = s.low_latency
             try:
                 changed = self.app.reconfigure_controls(choice.controls)
@@ -510,6 +518,7 @@ class MainWindow(QMainWindow):
         self.controls.sync(state)
         self.prompt_bar.sync(state.get("transition"), state.get("blend_blocks"))
         self.prompt_bar.set_on_air(str(eng.get("prompt", "")), bool(eng.get("blending")))
+        self.outputs_panel.show_rows(self.app.outputs_view())
         self.status_panel.show_status(st, eta=self.blocks.eta(now), gui=self.latency.stats(),
                                       shown_fps=self.shown.rate(now), preview=self.preview_path,
                                       vram=self._vram(st))
@@ -553,6 +562,12 @@ class MainWindow(QMainWindow):
     def _send_prompt(self, text: str, transition: str, blend_blocks: int) -> None:
         self.controller.send_prompt(text, transition, blend_blocks)
         self.release_focus()           # Enter sends and hands the keys back to the hotkeys
+
+    def _switch_output(self, key: str, on: bool) -> None:
+        """Outputs panel/menu: switch off the GUI thread (closing a stuck sink may wait ~2 s)."""
+        app = self.app
+        if app is not None:
+            threading.Thread(target=app.set_output, args=(key, on), name=f"output-{key}", daemon=True).start()
 
     # ------------------------------------------------------------------ output window
     @property

@@ -55,7 +55,7 @@ def doctor_lines(settings: Union[ControlSettings, Mapping[str, Any], None] = Non
     else:
         lines.append(f"OSC: UDP {s.osc_host}:{s.osc_port} cannot be used ({why}); pick another with --osc-port")
     link = LinkClock(TempoClock())
-    lines.append("Tempo: Ableton Link available (LinkPython-extern)" if link.available else
+    lines.append("Tempo: Ableton Link available (aalink; off until --link)" if link.available else
                  f"Tempo: {link.error}; tap tempo and MIDI clock work without it")
     profiles = list_profiles()
     lines.append(f"Controller profiles: {len(profiles)}" + (f" ({', '.join(sorted(profiles))})" if profiles else ""))

@@ -51,7 +51,6 @@ def add_control_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--audio", action="store_true", default=None, help="audio reactivity from an input")
     g.add_argument("--audio-device", metavar="NAME|INDEX", help="audio input device (implies --audio)")
     g.add_argument("--bpm", type=_bpm, help="starting tempo (default 120)")
-    g.add_argument("--link", action="store_true", default=None, help="join an Ableton Link session")
     g.add_argument("--quantize", choices=QUANTIZE_CHOICES, help="quantise every cue GO to a beat or bar")
 
 
@@ -79,8 +78,6 @@ def control_overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["audio_enabled"] = True
     if get("bpm") is not None:
         out["bpm"] = float(get("bpm"))
-    if get("link"):
-        out["link"] = True
     if get("quantize"):
         out["quantize"] = str(get("quantize"))
     unknown = set(out) - {f for f in ControlSettings.__dataclass_fields__}

@@ -41,7 +41,7 @@ class ControlSettings:
     audio_falloff: float = 2.0                # band fall-off per second (0..1 scale)
     # tempo and cues
     bpm: float = 120.0
-    link: bool = False                        # Ableton Link (needs LinkPython-extern)
+    link: bool = False                        # Ableton Link (needs the aalink extra)
     cues: Optional[str] = None                # cue list to load at start (path or name)
     quantize: Optional[str] = None            # force cue GO quantisation: none | beat | bar
     lookahead_ms: float = 0.0                 # fire quantised GO this much before the beat

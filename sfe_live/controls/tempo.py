@@ -3,8 +3,8 @@
 :class:`TempoClock` holds ``bpm`` and the time of a beat (the phase); :meth:`TempoClock.next_boundary`
 gives the next beat or bar, which quantised cue GO uses with a latency look-ahead.
 :class:`Scheduler` runs callbacks at given monotonic times on one timer thread.
-:class:`LinkClock` follows an Ableton Link session when the optional ``LinkPython-extern``
-package (module ``link``) is installed; without it Link reports itself unavailable.
+:class:`LinkClock` follows an Ableton Link session when the optional ``aalink``
+package (an optional GPL extra) is installed; without it Link reports itself unavailable.
 
 All times are ``time.monotonic()`` seconds unless a clock function is injected (tests).
 """
@@ -45,6 +45,7 @@ class TempoClock:
         self._tick_count = 0
         self._midi_running = False
         self.midi_ticks_total = 0
+        self.playing: Optional[bool] = None  # transport start/stop when a source knows it (Link)
 
     # ------------------------------------------------------------------ reading
     @property
@@ -92,7 +93,7 @@ class TempoClock:
         b = self.beat_at(t)
         return {"bpm": round(self._bpm, 2), "beat": int(math.floor(b)) % self.beats_per_bar + 1,
                 "bar": int(math.floor(b / self.beats_per_bar)) + 1, "beat_phase": b - math.floor(b),
-                "tempo_source": self.source,
+                "tempo_source": self.source, "playing": self.playing,
                 "midi_clock": "running" if self.midi_running(t) else "waiting"}
 
     # ------------------------------------------------------------------ setting
@@ -266,61 +267,94 @@ class Scheduler:
                 log.exception("scheduled job failed")
 
 
-class LinkClock:
-    """Follows an Ableton Link session through the optional ``link`` module (LinkPython-extern).
+def add_link_arguments(parser: Any) -> None:
+    """``--link``: follow (and lead) an Ableton Link session's tempo, phase and start/stop."""
+    parser.add_argument("--link", action="store_true",
+                        help="join the Ableton Link session on the local network (aalink extra)")
 
-    ``poll()`` copies Link's tempo and beat into a :class:`TempoClock`; the hub calls it ~30×/s.
-    Enabling Link joins the local network session (UDP multicast), so it is off unless asked.
+
+LINK_INSTALL = ("install the optional extra: pip install 'sfe-live[link]' (aalink, GPL-3.0-or-later, "
+                "so it is never installed by default; see the README's licence section)")
+
+
+class LinkClock:
+    """Follows an Ableton Link session (tempo, beat phase, start/stop) through ``aalink``.
+
+    aalink (an optional extra, GPL) runs on an asyncio loop; this class keeps one on its own
+    thread, so the rest of the app stays synchronous. ``poll()`` copies Link's tempo and beat into
+    the :class:`TempoClock` (the hub calls it ~30x/s) and ``tempo.playing`` follows Link's
+    start/stop. Enabling Link joins the local network session (UDP multicast), so it is off unless
+    asked (``--link``).
     """
 
     def __init__(self, tempo: TempoClock, quantum: float = 4.0) -> None:
         self.tempo = tempo
-        self.quantum = quantum
+        self.quantum = float(quantum)
         self.error: Optional[str] = None
         self._link: Any = None
+        self._loop: Any = None
+        self._thread: Optional[threading.Thread] = None
         try:
-            import link  # type: ignore[import-not-found]
-            self._mod = link
+            import aalink
+            self._mod: Any = aalink
         except Exception as e:  # ImportError, or a broken binary
             self._mod = None
-            self.error = (f"Ableton Link unavailable ({type(e).__name__}: {e}); "
-                          f"install the optional package LinkPython-extern")
+            self.error = f"Ableton Link unavailable ({type(e).__name__}: {e}); {LINK_INSTALL}"
 
     @property
     def available(self) -> bool:
         return self._mod is not None
 
+    @property
+    def enabled(self) -> bool:
+        return self._link is not None and bool(self._link.enabled)
+
     def enable(self) -> bool:
         if self._mod is None:
             return False
         if self._link is None:
-            self._link = self._mod.Link(self.tempo.bpm)
+            import asyncio
+            loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(target=loop.run_forever, name="ableton-link", daemon=True)
+            self._thread.start()
+
+            async def make() -> Any:  # aalink binds to the running loop
+                link = self._mod.Link(self.tempo.bpm)
+                link.quantum = self.quantum
+                link.start_stop_sync_enabled = True
+                return link
+
+            self._loop = loop
+            self._link = asyncio.run_coroutine_threadsafe(make(), loop).result(5)
         self._link.enabled = True
         return True
 
     def disable(self) -> None:
-        if self._link is not None:
-            self._link.enabled = False
+        link, loop, thread = self._link, self._loop, self._thread
+        self._link = self._loop = self._thread = None
+        if link is not None:
+            link.enabled = False
+        if loop is not None:
+            loop.call_soon_threadsafe(loop.stop)
+        if thread is not None:
+            thread.join(2)
 
     def peers(self) -> int:
-        return int(self._link.numPeers()) if self._link is not None else 0
+        return int(self._link.num_peers) if self._link is not None else 0
 
     def poll(self) -> None:
-        if self._link is None or not self._link.enabled:
+        link = self._link
+        if link is None or not link.enabled:
             return
-        state = self._link.captureSessionState()
-        micros = self._link.clock().micros()
-        bpm = state.tempo()
-        beat = state.beatAtTime(micros, self.quantum)
+        bpm = min(max(float(link.tempo), MIN_BPM), MAX_BPM)
+        beat = float(link.beat)  # on the session's timeline, phase-aligned to the quantum
         now = self.tempo.now()
         with self.tempo._lock:  # noqa: SLF001 - one clock adopting another's phase
-            self.tempo._bpm = min(max(float(bpm), MIN_BPM), MAX_BPM)
-            self.tempo._origin = now - beat * 60.0 / self.tempo._bpm
+            self.tempo._bpm = bpm
+            self.tempo._origin = now - beat * 60.0 / bpm
             self.tempo.source = "link"
+            self.tempo.playing = bool(link.playing)
 
     def push_tempo(self, bpm: float) -> None:
-        if self._link is None:
-            return
-        state = self._link.captureSessionState()
-        state.setTempo(float(bpm), self._link.clock().micros())
-        self._link.commitSessionState(state)
+        if self._link is not None:
+            self._link.tempo = float(bpm)

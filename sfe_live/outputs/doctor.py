@@ -9,18 +9,17 @@ from __future__ import annotations
 import logging
 
 from sfe_live.availability import doctor_line
-from sfe_live.ndi_runtime import ndi_availability
 
 log = logging.getLogger(__name__)
 
-__all__ = ["doctor_lines"]
+__all__ = ["doctor_lines", "sink_reason"]
 
 
 _line = doctor_line
 
 
 def doctor_lines() -> list[str]:
-    lines = [_recorder_line(), _png_line(), _vcam_line(), _ndi_line(), _scaling_line()]
+    lines = [_recorder_line(), _png_line(), _vcam_line(), _ndi_line(), *_texshare_lines(), _scaling_line()]
     return lines
 
 
@@ -55,13 +54,32 @@ def _vcam_line() -> str:
 
 
 def _ndi_line() -> str:
-    avail = ndi_availability()
-    if avail:
-        import NDIlib
+    from sfe_live.ndi_runtime import ndi_problem, ndi_version
 
-        version = NDIlib.version() if hasattr(NDIlib, "version") else "runtime"
-        return _line(True, "NDI out", str(version))
-    return _line(False, "NDI out", avail.reason)
+    problem = ndi_problem()
+    return _line(not problem, "NDI out", problem or ndi_version())
+
+
+def _texshare_lines() -> list[str]:
+    """Spout and Syphon: the same one-line reason the Outputs panel shows (``sink_reason``)."""
+    from .texshare import SpoutSink, SyphonSink
+
+    return [_line(bool(s.is_available()), label, sink_reason(s))
+            for label, s in (("Spout out", SpoutSink()), ("Syphon out", SyphonSink()))]
+
+
+def sink_reason(sink: object) -> str:
+    """What ``doctor`` and the Outputs panel say about a sink: its availability, and for Spout and
+    Syphon that they are not tested on hardware."""
+    from sfe_live.texshare_runtime import UNTESTED
+
+    from .texshare import SpoutSink, SyphonSink
+
+    avail = sink.is_available()  # type: ignore[attr-defined]
+    text = avail.reason if not avail else "available"
+    if isinstance(sink, (SpoutSink, SyphonSink)):
+        text += f" · {UNTESTED}"
+    return text
 
 
 def _scaling_line() -> str:

@@ -156,6 +156,8 @@ class OutputManager:
         return runner
 
     def remove_sink(self, name: str) -> None:
+        if name not in self._runners:
+            return
         self.disable(name)
         with self._lock:
             self._runners.pop(name, None)
@@ -174,6 +176,11 @@ class OutputManager:
             runner = self._runners[name]
             self._wanted.discard(name)
         runner.disable()
+
+    def wanted(self, name: str) -> bool:
+        """True while ``name`` is switched on (running, starting, or waiting for the first frame)."""
+        with self._lock:
+            return name in self._wanted
 
     def runner(self, name: str) -> SinkRunner:
         return self._runners[name]

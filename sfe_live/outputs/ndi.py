@@ -1,11 +1,8 @@
 """NDI output: the show as a network video source for Resolume, TouchDesigner, OBS, vMix.
 
-The runtime is ``ndi-python``'s, loaded once by ``sfe_live.ndi_runtime`` (an optional extra:
-``pip install 'sfe-live[ndi]'``). The sender is not clocked by NDI (``clock_video=False``): the
-playout already paces frames at the model's fps.
-
-Discovery is NDI's own (mDNS on the LAN, or a discovery server / extra IPs from the NDI config
-file that ``NDI_CONFIG_DIR`` points to).
+Uses ``cyndilib`` through the one loader ``sfe_live.ndi_runtime`` (optional extra
+``pip install 'sfe-live[ndi]'``; MIT, bundles Vizrt's NDI runtime under the NDI SDK licence).
+The sender is not clocked by NDI (``clock_video=False``): the playout already paces frames.
 """
 
 from __future__ import annotations
@@ -16,23 +13,14 @@ from typing import Any, Optional
 
 import numpy as np
 
-from sfe_live import ndi_runtime
 from sfe_live.availability import Availability
-from sfe_live.ndi_runtime import NDIUnavailable, ndi_availability
+from sfe_live.ndi_runtime import INSTALL_NDI_MESSAGE, NDIUnavailable, load_ndi, ndi_availability
 
 from .sink import SinkError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NDISink"]
-
-
-def load_ndi() -> Any:
-    """The NDI runtime (``sfe_live.ndi_runtime``); raises SinkError when it cannot work here."""
-    try:
-        return ndi_runtime.load_ndi()
-    except NDIUnavailable as exc:
-        raise SinkError(str(exc)) from exc
+__all__ = ["NDISink", "ndi_availability", "INSTALL_NDI_MESSAGE"]
 
 
 class NDISink:
@@ -59,9 +47,7 @@ class NDISink:
         self.runner_options: dict[str, Any] = {"queue_size": 4, "mode": mode}
         if size is not None:
             self.runner_options["size"] = (int(size[0]), int(size[1]))
-        self._lib: Any = None
         self._sender: Any = None
-        self._frame: Any = None
         self._buf: Optional[np.ndarray] = None
 
     def is_available(self) -> Availability:
@@ -69,44 +55,48 @@ class NDISink:
 
     @property
     def source_name(self) -> Optional[str]:
-        """The full NDI name receivers see (after open)."""
+        """The full NDI name receivers see, "HOST (name)" (after open)."""
         if self._sender is None:
             return None
-        return self._lib.send_get_source_name(self._sender).ndi_name
+        src = self._sender.source
+        return src.name if src is not None else self.ndi_name
 
-    def connections(self, timeout_ms: int = 0) -> int:
+    def connections(self, timeout_s: float = 0.0) -> int:
         """How many receivers are connected right now (0 when closed)."""
         if self._sender is None:
             return 0
-        return int(self._lib.send_get_no_connections(self._sender, timeout_ms))
+        return int(self._sender.get_num_connections(timeout_s))
 
     def open(self, width: int, height: int, fps: float) -> None:
-        lib = load_ndi()
-        create = lib.SendCreate()
-        create.ndi_name = self.ndi_name
+        try:
+            lib = load_ndi()
+        except NDIUnavailable as exc:
+            raise SinkError(str(exc)) from exc
+        kwargs: dict[str, Any] = {"clock_video": False, "clock_audio": False}
         if self.groups:
-            create.groups = self.groups
-        create.clock_video = False
-        create.clock_audio = False
-        sender = lib.send_create(create)
-        if sender is None:
-            raise SinkError(f"could not create the NDI sender {self.ndi_name!r}")
-        rate = Fraction(fps).limit_denominator(1001)
-        frame = lib.VideoFrameV2()
-        frame.FourCC = lib.FOURCC_VIDEO_TYPE_RGBX
-        frame.frame_rate_N, frame.frame_rate_D = rate.numerator, rate.denominator
+            kwargs["ndi_groups"] = self.groups
+        sender = lib.Sender(self.ndi_name, **kwargs)
+        frame = lib.VideoSendFrame()
+        frame.set_resolution(width, height)
+        frame.set_fourcc(lib.FourCC.RGBX)
+        frame.set_frame_rate(Fraction(fps).limit_denominator(1001))
+        sender.set_video_frame(frame)
+        try:
+            sender.open()
+        except Exception as exc:
+            raise SinkError(f"could not create the NDI sender {self.ndi_name!r}: {exc}") from exc
         self._buf = np.full((height, width, 4), 255, dtype=np.uint8)
-        self._lib, self._sender, self._frame = lib, sender, frame
-        log.info("NDI sender %s open: %dx%d at %s fps", self.source_name, width, height, rate)
+        self._sender = sender
+        log.info("NDI sender %s open: %dx%d at %.3g fps", self.source_name, width, height, fps)
 
     def send(self, frame: np.ndarray) -> None:
-        assert self._buf is not None
+        assert self._buf is not None and self._sender is not None
         self._buf[..., :3] = frame
-        self._frame.data = self._buf
-        self._lib.send_send_video_v2(self._sender, self._frame)
+        if not self._sender.write_video(self._buf.reshape(-1)):
+            raise SinkError("the NDI sender stopped")
 
     def close(self) -> None:
         sender, self._sender = self._sender, None
         if sender is not None:
-            self._lib.send_destroy(sender)
+            sender.close()
         self._buf = None

@@ -27,6 +27,11 @@ def doctor_lines() -> list[str]:
     cams = list_cameras()
     detail = f"{camera_format()}: {', '.join(cams)}" if cams else f"{camera_format()} input"
     lines.append(_line(bool(cam), "camera", detail if cam else cam.reason))
+    from sfe_live.ndi_runtime import ndi_version
+    from sfe_live.texshare_runtime import UNTESTED, spout_problem, syphon_problem
+
     ndi = ndi_availability()
-    lines.append(_line(bool(ndi), "NDI in", "ndi-python runtime loaded" if ndi else ndi.reason))
+    lines.append(_line(bool(ndi), "NDI in", ndi_version() if ndi else ndi.reason))
+    for label, problem in (("Spout in", spout_problem()), ("Syphon in", syphon_problem())):
+        lines.append(_line(not problem, label, f"{problem or 'available'} · {UNTESTED}"))
     return lines

@@ -1,8 +1,10 @@
 """NDI input: a network video source (Resolume, TouchDesigner, OBS, a phone camera app) as a v2v
-source, through ``ndi-python`` (optional extra ``sfe-live[ndi]``).
+source, through ``cyndilib`` (the one loader ``sfe_live.ndi_runtime``; extra ``sfe-live[ndi]``).
 
-The source is found by name (NDI's discovery, plus ``extra_ips`` to look on hosts mDNS cannot
-reach). Until it appears the state is WAITING, not failed: sources come and go during a show.
+The source is found by name with NDI's discovery (``list_ndi_sources`` lists what is visible; hosts
+mDNS cannot reach go in the NDI config file's ``ndi.networks.ips``). Until it appears the state is
+WAITING, not failed: sources come and go during a show. Frames are read with NDI's frame-sync
+(the newest frame whenever asked), so a slow engine never builds a queue of old frames.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 from sfe_live.availability import Availability
 from sfe_live.ndi_runtime import NDIUnavailable, load_ndi, ndi_availability
@@ -19,33 +21,39 @@ from .base import SourceError, SourceState, ThreadedSource
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NDISource", "list_ndi_sources"]
+__all__ = ["NDISource", "list_ndi_sources", "ndi_in_availability"]
 
-def _load() -> Any:
-    """The NDI runtime (``sfe_live.ndi_runtime``); raises SourceError when it cannot work here."""
+POLL_S = 0.004  # frame-sync poll interval: well under a frame at 60 fps
+
+
+def ndi_in_availability() -> Availability:
+    return ndi_availability()
+
+
+def _lib() -> Any:
     try:
         return load_ndi()
     except NDIUnavailable as exc:
         raise SourceError(str(exc)) from exc
 
 
-def _finder(lib: Any, extra_ips: Optional[Sequence[str]]) -> Any:
-    create = lib.FindCreate()
-    create.show_local_sources = True
-    if extra_ips:
-        create.extra_ips = ",".join(extra_ips)
-    return lib.find_create_v2(create)
-
-
-def list_ndi_sources(timeout_s: float = 1.0, extra_ips: Optional[Sequence[str]] = None) -> list[str]:
-    """Names of the NDI sources visible within ``timeout_s``."""
-    lib = _load()
-    finder = _finder(lib, extra_ips)
+def list_ndi_sources(timeout_s: float = 1.0) -> list[str]:
+    """Full names ("HOST (stream)") of the NDI sources visible within ``timeout_s``."""
+    lib = _lib()
+    finder = lib.Finder()
+    finder.open()
     try:
-        lib.find_wait_for_sources(finder, int(timeout_s * 1000))
-        return [s.ndi_name for s in lib.find_get_current_sources(finder)]
+        end = time.monotonic() + timeout_s
+        names: list[str] = []
+        while True:
+            finder.update_sources()
+            names = finder.get_source_names()
+            left = end - time.monotonic()
+            if names and left <= timeout_s / 2 or left <= 0:
+                return sorted(names)
+            finder.wait(min(0.1, max(0.0, left)))
     finally:
-        lib.find_destroy(finder)
+        finder.close()
 
 
 class NDISource(ThreadedSource):
@@ -53,81 +61,66 @@ class NDISource(ThreadedSource):
 
     Args:
         source_name: the full NDI name or a unique part of it.
-        extra_ips: hosts to ask directly, beside mDNS discovery.
         mode: "fill" (default), "fit" or "stretch".
     """
 
-    def __init__(
-        self,
-        source_name: str,
-        *,
-        extra_ips: Optional[Sequence[str]] = None,
-        mode: str = "fill",
-        name: str = "ndi-in",
-    ) -> None:
+    def __init__(self, source_name: str, *, mode: str = "fill", name: str = "ndi-in") -> None:
         super().__init__(mode=mode)
         self.name = name
         self.source_name = source_name
-        self.extra_ips = list(extra_ips or [])
         self.connected_name: Optional[str] = None
         self._lib: Any = None
         self._finder: Any = None
         self._recv: Any = None
+        self._frame: Any = None
+        self._last_ts: Optional[float] = None
 
     def is_available(self) -> Availability:
-        return ndi_availability()
+        return ndi_in_availability()
 
     def _open_media(self) -> None:
-        self._lib = _load()
-        self._finder = _finder(self._lib, self.extra_ips)
+        self._lib = _lib()
+        self._finder = self._lib.Finder()
+        self._finder.open()
 
     def _close_media(self) -> None:
-        lib = self._lib
-        if lib is None:
-            return
         if self._recv is not None:
-            lib.recv_destroy(self._recv)
+            self._recv.disconnect()
             self._recv = None
         if self._finder is not None:
-            lib.find_destroy(self._finder)
+            self._finder.close()
             self._finder = None
         self.connected_name = None
 
-    def _connect(self, stop: threading.Event) -> bool:
-        lib = self._lib
-        lib.find_wait_for_sources(self._finder, 200)
-        for src in lib.find_get_current_sources(self._finder):
-            if self.source_name in src.ndi_name:
-                create = lib.RecvCreateV3()
-                create.color_format = lib.RECV_COLOR_FORMAT_RGBX_RGBA
-                create.bandwidth = lib.RECV_BANDWIDTH_HIGHEST
-                create.ndi_recv_name = "sfe-live"
-                recv = lib.recv_create_v3(create)
-                if recv is None:
-                    raise SourceError("could not create an NDI receiver")
-                lib.recv_connect(recv, src)
-                self._recv = recv
-                self.connected_name = src.ndi_name
-                log.info("NDI source %s connected", src.ndi_name)
+    def _connect(self) -> bool:
+        lib, finder = self._lib, self._finder
+        finder.update_sources()
+        for full in finder.get_source_names():
+            if self.source_name in full:
+                recv = lib.Receiver(color_format=lib.RecvColorFormat.RGBX_RGBA,
+                                    bandwidth=lib.RecvBandwidth.highest, recv_name="sfe-live")
+                frame = lib.VideoFrameSync()
+                recv.frame_sync.set_video_frame(frame)
+                recv.set_source(finder.get_source(full))
+                self._recv, self._frame, self._last_ts = recv, frame, None
+                self.connected_name = full
+                log.info("NDI source %s connected", full)
                 return True
         return False
 
     def _read(self, stop: threading.Event) -> Any:
-        lib = self._lib
         while not stop.is_set():
             if self._recv is None:
                 self._state = SourceState.WAITING
-                if not self._connect(stop):
-                    time.sleep(0.05)
+                if not self._connect():
+                    self._finder.wait(0.2)
                 continue
-            kind, video, audio, meta = lib.recv_capture_v2(self._recv, 100, True, False, False)
-            if kind == lib.FRAME_TYPE_VIDEO:
-                try:
-                    return video.data[..., :3].copy()
-                finally:
-                    lib.recv_free_video_v2(self._recv, video)
-            if kind == lib.FRAME_TYPE_ERROR:
-                log.warning("NDI source %s lost; looking for it again", self.connected_name)
-                lib.recv_destroy(self._recv)
-                self._recv = None
+            self._recv.frame_sync.capture_video()
+            f = self._frame
+            w, h = f.xres, f.yres
+            ts = f.get_timestamp_posix()
+            if w > 0 and h > 0 and ts != self._last_ts:
+                self._last_ts = ts
+                return f.get_array().reshape(h, w, 4)[..., :3]
+            stop.wait(POLL_S)
         return None

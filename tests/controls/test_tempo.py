@@ -94,56 +94,49 @@ def test_scheduler_survives_failing_job():
     s.stop()
 
 
-def test_link_absent_or_disabled_is_harmless():
+def test_link_absent_or_disabled_is_harmless(monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "aalink", None)  # as if the optional extra were not installed
     lc = LinkClock(TempoClock())
-    if not lc.available:
-        assert "LinkPython-extern" in (lc.error or "")
-        assert lc.enable() is False
-    lc.poll()  # never enabled here: Link would join the network session
+    assert not lc.available and "sfe-live[link]" in (lc.error or "")
+    assert lc.enable() is False
+    lc.poll()
     assert lc.peers() == 0
 
 
-def test_link_clock_with_a_stand_in_module(monkeypatch):
-    """The LinkPython-extern API shape, without joining a network session."""
-    import sys
-    import types
+def test_link_two_real_peers_agree_on_tempo_phase_and_transport():
+    """Two aalink peers in this process find each other on the local network (as two programs on
+    one machine do), then agree on tempo and beat phase; a tempo set on one reaches the other."""
+    pytest.importorskip("aalink")
+    import time
 
-    class State:
-        def __init__(self, link):
-            self.link = link
+    from .conftest import wait_for as until
 
-        def tempo(self):
-            return self.link.bpm
+    a_clock, b_clock = TempoClock(bpm=120), TempoClock(bpm=90)
+    a, b = LinkClock(a_clock), LinkClock(b_clock)
+    try:
+        assert a.enable() and b.enable()
+        assert until(lambda: a.peers() >= 1 and b.peers() >= 1, 15), "the peers did not find each other"
+        a.push_tempo(133.0)
 
-        def beatAtTime(self, micros, quantum):  # noqa: N802 - the binding's spelling
-            return 6.5
+        def agreed() -> bool:
+            a.poll()
+            b.poll()
+            return abs(a_clock.bpm - 133.0) < 0.01 and abs(b_clock.bpm - 133.0) < 0.01
 
-        def setTempo(self, bpm, micros):  # noqa: N802
-            self.link.bpm = bpm
-
-    class Link:
-        def __init__(self, bpm):
-            self.bpm, self.enabled = bpm, False
-
-        def captureSessionState(self):  # noqa: N802
-            return State(self)
-
-        def commitSessionState(self, state):  # noqa: N802
-            pass
-
-        def clock(self):
-            return types.SimpleNamespace(micros=lambda: 0)
-
-        def numPeers(self):  # noqa: N802
-            return 2
-
-    monkeypatch.setitem(sys.modules, "link", types.SimpleNamespace(Link=Link))
-    c = FakeClock()
-    tc = TempoClock(bpm=100, clock=c)
-    lc = LinkClock(tc)
-    assert lc.available and lc.enable() and lc.peers() == 2
-    lc.push_tempo(133.0)
-    lc.poll()
-    assert tc.bpm == pytest.approx(133.0) and tc.source == "link"
-    assert tc.beat_at() == pytest.approx(6.5)
-    lc.disable()
+        assert until(agreed, 10), (a_clock.bpm, b_clock.bpm)
+        diffs = []
+        for _ in range(20):
+            a.poll()
+            b.poll()
+            t = time.monotonic()
+            d = (a_clock.beat_at(t) - b_clock.beat_at(t)) % 4.0
+            diffs.append(min(d, 4.0 - d))
+            time.sleep(0.01)
+        assert max(diffs) < 0.02, diffs  # beats: 0.02 beat = 9 ms at 133 bpm
+        assert a_clock.source == b_clock.source == "link"
+        a._link.playing = True  # noqa: SLF001 - start the transport on one peer
+        assert until(lambda: (b.poll(), b_clock.playing)[1] is True, 5)
+    finally:
+        a.disable()
+        b.disable()

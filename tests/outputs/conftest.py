@@ -1,11 +1,8 @@
 """Fixtures for output tests: synthetic frames, a collecting sink, an in-memory virtual camera
-backend for the real ``pyvirtualcam.Camera`` path, and NDI kept on loopback."""
+backend for the real ``pyvirtualcam.Camera`` path."""
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import threading
 import time
 from typing import Any, Optional
@@ -13,22 +10,7 @@ from typing import Any, Optional
 import numpy as np
 import pytest
 
-# NDI: only the loopback adapter and a unicast look-up on 127.0.0.1 (no mDNS on the LAN).
-# Must be set before the NDI runtime initialises, i.e. before any test runs.
-if "NDI_CONFIG_DIR" not in os.environ:
-    _ndi_dir = tempfile.mkdtemp(prefix="sfe-ndi-")
-    with open(os.path.join(_ndi_dir, "ndi-config.v1.json"), "w") as fh:
-        json.dump(
-            {
-                "ndi": {
-                    "networks": {"ips": "127.0.0.1", "discovery": ""},
-                    "adapters": {"allowed": ["127.0.0.1"]},
-                    "multicast": {"send": {"enable": False}, "recv": {"enable": False}},
-                }
-            },
-            fh,
-        )
-    os.environ["NDI_CONFIG_DIR"] = _ndi_dir
+# NDI stays on loopback for the whole suite (tests/conftest.py sets NDI_CONFIG_DIR).
 
 
 def synthetic_frame(i: int, w: int = 832, h: int = 480) -> np.ndarray:

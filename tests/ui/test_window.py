@@ -136,11 +136,11 @@ def test_show_buttons_and_badge_tell_the_truth(window, qtbot, monkeypatch, tmp_p
     Record writes to the recordings folder (the user's video folder by default), not the cwd."""
     import time
 
-    from sfe_live.app import default_recording_dir
+    from sfe_live.outputs.options import default_record_dir
     w = window
     monkeypatch.setenv("SFE_LIVE_RECORDINGS_DIR", str(tmp_path / "videos"))
-    monkeypatch.setattr(w.app.settings, "record_dir", None)
-    assert default_recording_dir() == tmp_path / "videos"
+    assert default_record_dir() == tmp_path / "videos"
+    w.app.set_record_dir(None)                 # the default folder, as a new user has it
     w.app.trigger("blackout", True, source="osc")
     w._slow_tick(time.perf_counter())
     assert w.show_buttons.blackout.isChecked() and w.state_badge.text() == "BLACKOUT"
