@@ -158,8 +158,8 @@ class App:
         from sfe_live.controls import ControlHub
         self.hub = ControlHub(self.submit, self.engine_status, self.control_settings())
         self.router = self.hub.router
-        self.hub.register_handler("record.toggle", lambda v=None: self.toggle_recording())
-        self.hub.register_handler("vcam.toggle", lambda v=None: self.toggle_sink("vcam"))
+        self.hub.register_handler("record.toggle", self.set_recording)
+        self.hub.register_handler("vcam.toggle", self.set_vcam)
         self.hub.register_handler("blackout", self.set_blackout)
         self.hub.register_handler("freeze", self.set_freeze)
 
@@ -236,6 +236,28 @@ class App:
             self.start_recording(self.settings.record or "recordings")
         if self.hub is not None:
             self.hub.set_state("recording", "record" in self.outputs.sink_names)
+
+    def set_recording(self, on: Any = None) -> None:
+        """Record (True) or stop (False); None flips. Asking for the state it is in changes nothing."""
+        recording = "record" in (self.outputs.sink_names if self.outputs else [])
+        if on is None or bool(on) != recording:
+            self.toggle_recording()
+        elif self.hub is not None:
+            self.hub.set_state("recording", recording)
+
+    def set_vcam(self, on: Any = None) -> None:
+        """Virtual camera on (True) or off (False); None flips. The same value twice changes nothing."""
+        if on is None or bool(on) != self.sink_on("vcam"):
+            self.toggle_sink("vcam")
+        if self.hub is not None:
+            self.hub.set_state("vcam", self.sink_on("vcam"))
+
+    def sink_on(self, name: str) -> bool:
+        """Whether a sink is running or starting (what a toggle flips)."""
+        if self.outputs is None or name not in self.outputs.sink_names:
+            return False
+        st = {s.name: s for s in self.outputs.status().sinks}.get(name)
+        return st is not None and st.state.value in ("running", "starting")
 
     def toggle_sink(self, name: str) -> None:
         if name not in self.outputs.sink_names:
