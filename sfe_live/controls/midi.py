@@ -21,6 +21,8 @@ from typing import Any, Iterable, Optional, Sequence
 
 import mido
 
+from sfe_live.ratelog import RateLimitedLog
+
 from .actions import TOGGLE
 from .bindings import Binding
 from .driver import BindingDriver, Learner
@@ -144,6 +146,7 @@ class MidiService:
         self.recent: deque[tuple[float, str, str]] = deque(maxlen=64)
         self.messages = 0
         self.errors = 0
+        self._ratelog = RateLimitedLog(log)
 
     # ------------------------------------------------------------------ bindings
     def _rebuild(self) -> None:
@@ -202,7 +205,8 @@ class MidiService:
             self._handle(msg, port)
         except Exception:
             self.errors += 1
-            log.exception("MIDI message %s from %s failed", msg, port)
+            self._ratelog("failed", "MIDI message %s from %s failed", msg, port, level=logging.ERROR,
+                          exc_info=True)
 
     def _handle(self, msg: mido.Message, port: str) -> None:
         self.messages += 1

@@ -29,6 +29,8 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket, ParseError
 from pythonosc.osc_server import BlockingOSCUDPServer
 
+from sfe_live.ratelog import RateLimitedLog
+
 from .actions import OSC_ROOT, TOGGLE, ActionRegistry, ActionSpec, ActionValueError, to_bool
 from .bindings import Binding
 from .driver import BindingDriver, Learner
@@ -53,20 +55,6 @@ GET_NAMES = ("prompt", "cue", "cue_name", "cue_count", "strength", "reactivity",
 PUSH_NAMES = ("prompt", "cue", "cue_name", "strength", "memory", "paused", "seed", "transition",
               "blend_blocks", "bpm", "block", "fps")
 PUSH_HZ = 10.0
-
-
-class _RateLog:
-    """Log the first ``burst`` events of a kind, then one line per ``every``."""
-
-    def __init__(self, burst: int = 10, every: int = 1000) -> None:
-        self.burst, self.every = burst, every
-        self.counts: dict[str, int] = {}
-
-    def __call__(self, kind: str, msg: str, *args: Any) -> None:
-        n = self.counts.get(kind, 0) + 1
-        self.counts[kind] = n
-        if n <= self.burst or n % self.every == 0:
-            log.warning(msg + (f" ({n} so far)" if n > self.burst else ""), *args)
 
 
 class _PythonOscNoise(logging.Filter):
@@ -206,7 +194,7 @@ class OscServer:
         self._thread: Optional[threading.Thread] = None
         self._push_thread: Optional[threading.Thread] = None
         self._stop = threading.Event()
-        self._ratelog = _RateLog()
+        self._ratelog = RateLimitedLog(log)
         self.rcvbuf = 0
         self.error: Optional[str] = None
         self.stats = {"packets": 0, "rejected": 0, "messages": 0, "malformed": 0, "unknown": 0, "bad_args": 0,

@@ -3,6 +3,12 @@
 ``tomllib`` keeps no positions, so :func:`table_lines` and :func:`key_line` scan the text for
 ``[[name]]`` headers and ``key =`` lines; validation errors can then say ``file:line``.
 Used by cue lists, controller profiles and binding files.
+
+Hostile files are refused before they cost anything: :func:`load_toml` reads at most
+:data:`MAX_BYTES` (a file that says it is larger is not read at all, and an endless one such as
+``/dev/zero`` is cut off there), and :func:`parse_toml` measures the nesting (arrays, inline tables,
+dotted keys and table headers) before ``tomllib`` recurses into it: more than :data:`MAX_DEPTH`
+levels is one :class:`DataFileError` line instead of a ``RecursionError`` or a crashed process.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 import tomli_w
+
+from sfe_live.boundedio import FileTooLarge, read_bytes_bounded
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -42,8 +50,108 @@ class DataFileError(ValueError):
 
 _LINE_RE = re.compile(r"at line (\d+)")
 
+MAX_BYTES = 4 * 1024 * 1024
+"""The largest data file (cue list, profile, bindings) read; real ones are a few kilobytes."""
+MAX_DEPTH = 32
+"""The deepest nesting accepted; real files use three or four levels."""
+
+_TOKEN_RE = re.compile(r'"""|\'\'\'|["\'#\[\]{}.=,\n]')
+_BASIC_END = re.compile(r'[^"\\\n]*(?:\\.[^"\\\n]*)*"')
+_ML_BASIC_END = re.compile(r'[^"\\]*(?:(?:\\.|"(?!""))[^"\\]*)*"""', re.S)
+
+
+def nesting_depth(text: str, limit: int = MAX_DEPTH) -> tuple[int, int]:
+    """(deepest nesting, its line) of TOML ``text``; stops scanning once ``limit`` is passed.
+
+    Counts open arrays and inline tables plus the parts of dotted keys and table headers,
+    outside strings and comments. A rough lexer, not a parser: ``tomllib`` still validates.
+    """
+    kinds: list[str] = []          # open brackets, innermost last: "[" or "{"
+    dots: list[int] = []           # dotted-key parts per open bracket level
+    base = 0                       # dotted-key parts of the current top-level key
+    header = 0                     # parts of the current [table] header
+    in_header = after_eq = False
+    in_key = True
+    line = 1
+    deepest, deepest_line = 0, 1
+    pos, n = 0, len(text)
+    while pos < n:
+        m = _TOKEN_RE.search(text, pos)
+        if m is None:
+            break
+        tok, pos = m.group(), m.end()
+        if tok == "\n":
+            line += 1
+            if not kinds:
+                base, in_header, after_eq, in_key = 0, False, False, True
+            continue
+        if tok == "#":
+            nl = text.find("\n", pos)
+            pos = n if nl < 0 else nl
+            continue
+        if tok in ('"', "'", '"""', "\'\'\'"):
+            if tok == "'":
+                end = text.find("'", pos)
+                end = n if end < 0 else end + 1
+            elif tok == "\'\'\'":
+                end = text.find("\'\'\'", pos)
+                end = n if end < 0 else end + 3
+            else:
+                sm = (_BASIC_END if tok == '"' else _ML_BASIC_END).match(text, pos)
+                end = n if sm is None else sm.end()
+            line += text.count("\n", pos, end)
+            pos = end
+            continue
+        if tok == ".":
+            if in_header:
+                header += 1
+            elif in_key:
+                if dots:
+                    dots[-1] += 1
+                else:
+                    base += 1
+        elif tok == "=":
+            in_key = False
+            after_eq = not kinds
+            continue
+        elif tok == ",":
+            if dots:
+                dots[-1] = 0
+                in_key = kinds[-1] == "{"
+            continue
+        elif tok == "[":
+            if not kinds and not after_eq:
+                if not in_header:
+                    in_header, header = True, 1
+                else:
+                    header += 1       # [[array of tables]]
+                continue
+            kinds.append("[")
+            dots.append(0)
+            in_key = False
+        elif tok == "{":
+            kinds.append("{")
+            dots.append(0)
+            in_key = True
+        elif tok in ("]", "}"):
+            if kinds:
+                kinds.pop()
+                dots.pop()
+            in_key = False
+            continue
+        depth = header + base + len(kinds) + sum(dots)
+        if depth > deepest:
+            deepest, deepest_line = depth, line
+            if deepest > limit:
+                break
+    return deepest, deepest_line
+
 
 def parse_toml(text: str, path: Optional[PathLike] = None) -> dict[str, Any]:
+    depth, line = nesting_depth(text)
+    if depth > MAX_DEPTH:
+        raise DataFileError(f"nested more than {MAX_DEPTH} levels deep (arrays, tables or dotted keys); "
+                            "not a file this program writes", path, line)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -55,11 +163,13 @@ def load_toml(path: PathLike) -> tuple[dict[str, Any], str]:
     """Read and parse a TOML file; returns (data, text). Errors name the file and line."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_bytes_bounded(p, MAX_BYTES).decode("utf-8")
     except OSError as e:
         raise DataFileError(f"cannot read: {e.strerror or e}", p) from None
     except UnicodeDecodeError as e:
         raise DataFileError(f"not UTF-8 text: {e}", p) from None
+    except FileTooLarge as e:
+        raise DataFileError(str(e), p) from None
     return parse_toml(text, p), text
 
 
