@@ -504,6 +504,9 @@ class MainWindow(QMainWindow):
         name = key_name(event)
         if name is None:
             return False
+        km = self.controller.keymap
+        if not pressed and km is not None and km.holding(name):
+            return bool(km.handle(name, pressed=False))   # a held hotkey's release, wherever the focus is
         focus = target if target is not None else QApplication.focusWidget()
         chord = any(m in name for m in ("Ctrl+", "Alt+")) or name.split("+")[-1].startswith("F") and \
             name.split("+")[-1][1:].isdigit()
