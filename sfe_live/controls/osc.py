@@ -20,17 +20,16 @@ handled first, its queries (at most :data:`MAX_GETS_PER_PACKET`, answered with a
 :data:`MAX_REPLIES_PER_PACKET` messages) go to a bounded queue that a separate thread answers
 at most :data:`REPLIES_PER_S` messages and :data:`REPLY_BYTES_PER_S` bytes a second (it waits for
 its budget; commands never do), each reply at most :data:`MAX_REPLY_TEXT` characters of text.
-Queries that do not fit in the queue are dropped and counted.
+When more than :data:`QUERY_QUEUE` packets of queries wait, the oldest are dropped and counted.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import socket
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Any, Iterable, Optional, Sequence
 
 from pythonosc.dispatcher import Dispatcher
@@ -211,7 +210,8 @@ class OscServer:
         self._thread: Optional[threading.Thread] = None
         self._push_thread: Optional[threading.Thread] = None
         self._stop = threading.Event()
-        self._queries: "queue.Queue[Optional[tuple[list[str], tuple[str, int]]]]" = queue.Queue(QUERY_QUEUE)
+        self._queries: "deque[tuple[list[str], tuple[str, int]]]" = deque()
+        self._qcond = threading.Condition()
         self._reply_thread: Optional[threading.Thread] = None
         self._bucket = _ByteBucket(REPLY_BYTES_PER_S, REPLY_BURST_BYTES)
         self._count_bucket = _ByteBucket(REPLIES_PER_S, REPLY_BURST)
@@ -276,11 +276,8 @@ class OscServer:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
-        if self._reply_thread is not None:
-            try:
-                self._queries.put_nowait(None)
-            except queue.Full:
-                pass
+        with self._qcond:
+            self._qcond.notify_all()
         for t in (self._thread, self._push_thread, self._reply_thread):
             if t is not None:
                 t.join(timeout=2)
@@ -454,17 +451,22 @@ class OscServer:
         if self._reply_thread is None:
             self._answer(names, dest)
             return
-        try:
-            self._queries.put_nowait((names, dest))
-        except queue.Full:
-            self.stats["queries_dropped"] += len(names)
-            self._ratelog("queries", "OSC queries from %s dropped: too many waiting", client)
+        with self._qcond:
+            if len(self._queries) >= QUERY_QUEUE:   # the oldest waiting query goes: the newest is the one wanted
+                old, _ = self._queries.popleft()
+                self.stats["queries_dropped"] += len(old)
+                self._ratelog("queries", "OSC queries dropped: more than %d packets of them waiting", QUERY_QUEUE)
+            self._queries.append((names, dest))
+            self._qcond.notify()
 
     def _reply_loop(self) -> None:
         while True:
-            item = self._queries.get()
-            if item is None or self._stop.is_set():
-                return
+            with self._qcond:
+                while not self._queries and not self._stop.is_set():
+                    self._qcond.wait()
+                if self._stop.is_set():
+                    return
+                item = self._queries.popleft()
             try:
                 self._answer(*item)
             except Exception:
