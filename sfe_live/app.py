@@ -206,8 +206,9 @@ class App:
         from sfe_live.controls import ControlHub
         self.hub = ControlHub(self.submit, self.engine_status, self.control_settings())
         self.router = self.hub.router
-        self.hub.register_handler("record.toggle", lambda v=None: self.toggle_recording())
-        self.hub.register_handler("vcam.toggle", lambda v=None: self.toggle_output("vcam"))
+        # with a value they set (/sfe/record T never stops a recording); without one they flip
+        self.hub.register_handler("record.toggle", lambda v=None: self.switch_output("record", v))
+        self.hub.register_handler("vcam.toggle", lambda v=None: self.switch_output("vcam", v))
         self.hub.register_handler("blackout", self.set_blackout)
         self.hub.register_handler("freeze", self.set_freeze)
         self.router.add_state_provider("show", self.show_state)
@@ -289,7 +290,15 @@ class App:
             self.hub.set_state("recording" if key == "record" else "vcam", on)
 
     def toggle_output(self, key: str) -> None:
-        self.set_output(key, not self.outputs.wanted(key))
+        self.switch_output(key)
+
+    def switch_output(self, key: str, on: Any = None) -> None:
+        """Set an output on/off (a value), or flip it (None); asking for the state it is in changes nothing."""
+        want = (not self.outputs.wanted(key)) if on is None else bool(on)
+        if want != self.outputs.wanted(key):
+            self.set_output(key, want)
+        elif key in ("record", "vcam"):
+            self.hub.set_state("recording" if key == "record" else "vcam", want)
 
     def start_recording(self, target: str | Path) -> Path:
         """Record to ``target`` (a folder, or ``DIR/NAME.mp4``) from now on."""

@@ -9,8 +9,37 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
+
+MAX_WIDTH = 65536          # hidden / text / ffn widths (Wan 14B: dim 5120, ffn 13824, text 4096)
+MAX_LAYERS = 1024
+MAX_TEXT_LEN = 8192        # text rows (Wan: 512)
+
+
+def whole(name: str, value: Any, lo: int, hi: int) -> int:
+    """``value`` as an int in ``lo..hi``; a ValueError naming ``name`` otherwise (checked before any
+    allocation, so a config.json saying ``num_layers: 1e9`` costs one line, not the machine)."""
+    ok = isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
+        value, ok = int(value), True
+    if not ok or not lo <= value <= hi:
+        raise ValueError(f"{name} must be a whole number in {lo}..{hi} (got {value!r})")
+    return int(value)
+
+
+def positive(name: str, value: Any, hi: float = 1e12) -> float:
+    """``value`` as a finite float in (0, hi]; a ValueError naming ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= hi \
+            or not math.isfinite(value):
+        raise ValueError(f"{name} must be a number in (0, {hi:g}] (got {value!r})")
+    return float(value)
+
+
+def _whole_fields(obj: Any, bounds: dict[str, tuple[int, int]]) -> None:
+    for name, (lo, hi) in bounds.items():
+        object.__setattr__(obj, name, whole(name, getattr(obj, name), lo, hi))
 
 
 @dataclass(frozen=True)
@@ -34,11 +63,22 @@ class DiTConfig:
     rope_theta: float = 10000.0
 
     def __post_init__(self) -> None:
+        _whole_fields(self, {"in_dim": (1, 4096), "out_dim": (1, 4096), "dim": (1, MAX_WIDTH),
+                             "ffn_dim": (1, 4 * MAX_WIDTH), "num_heads": (1, 1024), "num_layers": (1, MAX_LAYERS),
+                             "freq_dim": (2, MAX_WIDTH), "text_dim": (1, MAX_WIDTH), "text_len": (1, MAX_TEXT_LEN),
+                             "rope_positions": (1, 1 << 20)})
+        if not isinstance(self.patch_size, (list, tuple)) or len(self.patch_size) != 3:
+            raise ValueError(f"patch_size must be three whole numbers (t, h, w) (got {self.patch_size!r})")
+        object.__setattr__(self, "patch_size", tuple(whole("patch_size", p, 1, 64) for p in self.patch_size))
+        object.__setattr__(self, "eps", positive("eps", self.eps, 1.0))
+        object.__setattr__(self, "rope_theta", positive("rope_theta", self.rope_theta))
+        for name in ("qk_norm", "cross_attn_norm"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false (got {getattr(self, name)!r})")
         if self.dim % self.num_heads:
             raise ValueError(f"dim {self.dim} is not divisible by num_heads {self.num_heads}")
         if self.head_dim % 2:
             raise ValueError(f"head_dim {self.head_dim} must be even for RoPE")
-        object.__setattr__(self, "patch_size", tuple(int(p) for p in self.patch_size))
 
     @property
     def head_dim(self) -> int:
@@ -117,7 +157,14 @@ class VAEConfig:
 
     def __post_init__(self) -> None:
         for name in ("dim_mult", "attn_scales", "temperal_downsample", "latents_mean", "latents_std"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
+            value = getattr(self, name)
+            if not isinstance(value, (list, tuple)) or len(value) > 64:
+                raise ValueError(f"{name} must be a short list (got {str(value)[:40]})")
+            object.__setattr__(self, name, tuple(value))
+        _whole_fields(self, {"dim": (1, 4096), "z_dim": (1, 1024), "num_res_blocks": (0, 64)})
+        if not 1 <= len(self.dim_mult) <= 8:
+            raise ValueError(f"dim_mult must have 1..8 entries (got {len(self.dim_mult)})")
+        object.__setattr__(self, "dim_mult", tuple(whole("dim_mult", m, 1, 64) for m in self.dim_mult))
         if len(self.latents_mean) != self.z_dim or len(self.latents_std) != self.z_dim:
             raise ValueError(f"latents_mean/std need {self.z_dim} values (z_dim)")
 
@@ -159,6 +206,9 @@ class TextConfig:
     dim: int = 4096             # output width (must equal DiTConfig.text_dim)
     text_len: int = 512         # rows after padding/truncation
     cache_size: int = 64        # LRU of prompt embeddings
+
+    def __post_init__(self) -> None:
+        _whole_fields(self, {"dim": (1, MAX_WIDTH), "text_len": (1, MAX_TEXT_LEN), "cache_size": (0, 1 << 16)})
 
 
 @dataclass(frozen=True)

@@ -101,8 +101,109 @@ def atomic_write_text(path: PathLike, text: str) -> None:
 
 _LINE_RE = re.compile(r"at line (\d+)")
 
+MAX_DEPTH = 32
+"""The deepest nesting accepted; real files use three or four levels."""
+
+_TOKEN_RE = re.compile(r'"""|\'\'\'|["\'#\[\]{}.=,\n]')
+_BASIC_END = re.compile(r'[^"\\\n]*(?:\\.[^"\\\n]*)*"')
+_ML_BASIC_END = re.compile(r'[^"\\]*(?:(?:\\.|"(?!""))[^"\\]*)*"""', re.S)
+
+
+def nesting_depth(text: str, limit: int = MAX_DEPTH) -> tuple[int, int]:
+    """(deepest nesting, its line) of TOML ``text``; stops scanning once ``limit`` is passed.
+
+    Counts open arrays and inline tables plus the parts of dotted keys and table headers,
+    outside strings and comments. A rough lexer, not a parser: ``tomllib`` still validates.
+    """
+    kinds: list[str] = []          # open brackets, innermost last: "[" or "{"
+    dots: list[int] = []           # dotted-key parts per open bracket level
+    base = 0                       # dotted-key parts of the current top-level key
+    header = 0                     # parts of the current [table] header
+    in_header = after_eq = False
+    in_key = True
+    line = 1
+    deepest, deepest_line = 0, 1
+    pos, n = 0, len(text)
+    while pos < n:
+        m = _TOKEN_RE.search(text, pos)
+        if m is None:
+            break
+        tok, pos = m.group(), m.end()
+        if tok == "\n":
+            line += 1
+            if not kinds:
+                base, in_header, after_eq, in_key = 0, False, False, True
+            continue
+        if tok == "#":
+            nl = text.find("\n", pos)
+            pos = n if nl < 0 else nl
+            continue
+        if tok in ('"', "'", '"""', "\'\'\'"):
+            if tok == "'":
+                end = text.find("'", pos)
+                end = n if end < 0 else end + 1
+            elif tok == "\'\'\'":
+                end = text.find("\'\'\'", pos)
+                end = n if end < 0 else end + 3
+            else:
+                sm = (_BASIC_END if tok == '"' else _ML_BASIC_END).match(text, pos)
+                end = n if sm is None else sm.end()
+            line += text.count("\n", pos, end)
+            pos = end
+            continue
+        if tok == ".":
+            if in_header:
+                header += 1
+            elif in_key:
+                if dots:
+                    dots[-1] += 1
+                else:
+                    base += 1
+        elif tok == "=":
+            in_key = False
+            after_eq = not kinds
+            continue
+        elif tok == ",":
+            if dots:
+                dots[-1] = 0
+                in_key = kinds[-1] == "{"
+            continue
+        elif tok == "[":
+            if not kinds and not after_eq:
+                if not in_header:
+                    in_header, header = True, 1
+                else:
+                    header += 1       # [[array of tables]]
+                continue
+            kinds.append("[")
+            dots.append(0)
+            in_key = False
+        elif tok == "{":
+            kinds.append("{")
+            dots.append(0)
+            in_key = True
+        elif tok in ("]", "}"):
+            if kinds:
+                kinds.pop()
+                dots.pop()
+            in_key = False
+            continue
+        depth = header + base + len(kinds) + sum(dots)
+        if depth > deepest:
+            deepest, deepest_line = depth, line
+            if deepest > limit:
+                break
+    return deepest, deepest_line
+
+
 
 def parse_toml(text: str, path: Optional[PathLike] = None) -> dict[str, Any]:
+    """Parse TOML text; nesting past :data:`MAX_DEPTH` is refused before ``tomllib`` recurses into it
+    (a file nested 100,000 deep aborted the process)."""
+    depth, line = nesting_depth(text)
+    if depth > MAX_DEPTH:
+        raise DataFileError(f"nested more than {MAX_DEPTH} levels deep (arrays, tables or dotted keys); "
+                            "not a file this program writes", path, line)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -111,19 +212,16 @@ def parse_toml(text: str, path: Optional[PathLike] = None) -> dict[str, Any]:
 
 
 def read_text(path: PathLike, max_bytes: int) -> str:
-    """A UTF-8 text file of at most ``max_bytes``; errors are one :class:`DataFileError` line."""
+    """A UTF-8 text file of at most ``max_bytes`` (a larger regular file is not read at all, an endless
+    one such as ``/dev/zero`` is cut off); errors are one :class:`DataFileError` line."""
+    from sfe_live.boundedio import FileTooLarge, read_bytes_bounded
     p = Path(path)
     try:
-        with open(p, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size > max_bytes:
-                raise DataFileError(f"file is {size:,} bytes, more than the {max_bytes:,} allowed: "
-                                    f"is this the right file?", p)
-            data = f.read(max_bytes + 1)
+        data = read_bytes_bounded(p, max_bytes)
+    except FileTooLarge as e:
+        raise DataFileError(f"{e}: is this the right file?", p) from None
     except OSError as e:
         raise DataFileError(f"cannot read: {e.strerror or e}", p) from None
-    if len(data) > max_bytes:
-        raise DataFileError(f"file grew past the {max_bytes:,} bytes allowed while reading", p)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -678,6 +678,9 @@ class MainWindow(QMainWindow):
         name = key_name(event)
         if name is None:
             return False
+        km = self.controller.keymap
+        if not pressed and km is not None and km.holding(name):
+            return bool(km.handle(name, pressed=False))   # a held hotkey's release, wherever the focus is
         chord = any(m in name for m in ("Ctrl+", "Alt+")) or name.split("+")[-1].startswith("F") and \
             name.split("+")[-1][1:].isdigit()
         if _in_text_field(focus):
@@ -685,7 +688,6 @@ class MainWindow(QMainWindow):
                 return False
         elif isinstance(focus, QAbstractItemView) and name in VIEW_KEYS:
             return False
-        km = self.controller.keymap
         if km is None:
             if name == "F11" and pressed and not event.isAutoRepeat():
                 self.toggle_output()

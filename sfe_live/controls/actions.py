@@ -83,6 +83,7 @@ class ActionSpec:
     command: Optional[CommandBuilder] = field(default=None, compare=False, repr=False)
     setting: Optional[str] = None
     engine_toggle: bool = False  # toggle flipped by the engine itself when no value is given
+    strict: bool = False  # numbers outside lo..hi are refused instead of clamped (cue numbers)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -137,6 +138,11 @@ class ActionSpec:
             return self._coerce_enum(value)
         number = to_number(value, self.id)
         lo, hi = self.span
+        if self.strict:
+            whole = math.floor(number + 0.5) if self.arg == "int" else number
+            if not lo <= whole <= hi:
+                fmt = (lambda v: str(int(v))) if self.arg == "int" else (lambda v: f"{v:g}")
+                raise ActionValueError(f"{self.id}: {value!r} is outside {fmt(lo)}..{fmt(hi)}; nothing done")
         number = min(max(number, lo), hi)
         if self.arg == "int":
             return int(math.floor(number + 0.5))
@@ -288,7 +294,7 @@ def default_specs() -> list[ActionSpec]:
     tr = C.TRANSITIONS
     return [
         # cues (handled by the CuePlayer)
-        S("cue.go", "Go to cue", TRIGGER, "int", 1, 999, state="cue", osc=_osc("cue/go"), group="cue",
+        S("cue.go", "Go to cue", TRIGGER, "int", 1, 999, state="cue", osc=_osc("cue/go"), group="cue", strict=True,
           description="Fire cue number N (1-based) of the loaded cue list, quantised if the cue asks."),
         S("cue.next", "Next cue", TRIGGER, osc=_osc("cue/next"), group="cue",
           description="Fire the cue after the current one."),

@@ -3,6 +3,9 @@
 Keys are strings: modifiers in the order ``Ctrl+Alt+Shift+Meta`` then a key name in Qt's
 spelling without ``Key_`` (``"1"``, ``"P"``, ``"Space"``, ``"Left"``, ``"F11"``,
 ``"BracketLeft"``). :func:`normalize_key` accepts loose spellings (``"Key_1"``, ``"ctrl+p"``).
+A release belongs to the key, not to the chord: people let go of Ctrl before R, so the
+release arrives as a bare ``"R"``; :class:`KeyMap` remembers which binding each key pressed and
+releases that one, whatever modifiers are still down.
 The UI turns a QKeyEvent into such a name and calls :meth:`KeyMap.handle`; the key map goes
 through the same bindings path (:class:`~sfe_live.controls.bindings.BindingDriver`) as MIDI
 and OSC. Key maps load from and save to TOML (``[[key]]`` tables).
@@ -68,6 +71,14 @@ def normalize_key(name: str) -> str:
     return "+".join([m for m in MODIFIERS if m in canon_mods] + [key])
 
 
+def _base(key: str) -> Optional[str]:
+    """The key of a key name without its modifiers (``"Ctrl+Shift+R"`` -> ``"R"``); None if invalid."""
+    try:
+        return normalize_key(key).rsplit("+", 1)[-1]   # "Ctrl+Plus" -> "Plus": the key is spelled out
+    except ValueError:
+        return None
+
+
 def _k(key: str, action: str, value: Any = None, mode: str = "auto") -> Binding:
     return Binding(action=action, source="key", key=normalize_key(key), value=value, mode=mode)
 
@@ -111,6 +122,7 @@ class KeyMap:
         self.learner = learner
         self._lock = threading.Lock()
         self._map: dict[str, Binding] = {}
+        self._held: dict[str, Binding] = {}   # base key ("R") -> the binding its press drove
         self.set_bindings(default_key_bindings() if bindings is None else bindings)
 
     def set_bindings(self, bindings: Iterable[Binding]) -> None:
@@ -122,6 +134,7 @@ class KeyMap:
             m[b.key] = b
         with self._lock:
             self._map = m
+            self._held.clear()
         self.driver.reset()
 
     def bindings(self) -> list[Binding]:
@@ -158,11 +171,39 @@ class KeyMap:
                 with self._lock:
                     self._map[k] = learned
                 return True
+        base = _base(key)
+        if not pressed:
+            with self._lock:
+                held = self._held.pop(base, None) if base is not None else None
+            if held is not None:
+                self.driver.press(held, False)
+                return True
+            return self.lookup(key) is not None
         b = self.lookup(key)
         if b is None:
             return False
-        self.driver.press(b, pressed)
+        with self._lock:
+            other = self._held.pop(base, None) if base is not None else None
+            if base is not None:
+                self._held[base] = b
+        if other is not None and other is not b:   # a lost release: let the old binding go first
+            self.driver.press(other, False)
+        self.driver.press(b, True)
         return True
+
+    def holding(self, key: str) -> bool:
+        """Whether a press of this key (with any modifiers) is waiting for its release."""
+        base = _base(key)
+        with self._lock:
+            return base is not None and base in self._held
+
+    def release_all(self) -> None:
+        """Release every held key (the window lost focus, so the releases will not come)."""
+        with self._lock:
+            held = list(self._held.values())
+            self._held.clear()
+        for b in held:
+            self.driver.press(b, False)
 
     def load(self, path: Union[str, Path]) -> None:
         self.set_bindings(load_key_bindings(path, self.router.registry))

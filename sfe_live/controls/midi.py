@@ -5,14 +5,20 @@ an unplugged and replugged controller keeps working, drives bindings from contro
 and learned bindings, follows MIDI clock into the tempo clock, and lights LEDs on the matching
 output ports (current cue, toggles, purge flash, encoder rings).
 
-Everything enters through :meth:`MidiService.handle` (a ``mido.Message`` plus the port name),
-so tests can drive it with mido ports or parsed byte streams. No backend, no ALSA, no device:
+Port callbacks run on the MIDI system's own thread (JACK's audio thread, CoreMIDI's): they only
+put ``(message, port)`` on a bounded queue, and one thread of ours (``sfe-midi-in``) takes them
+off in arrival order and does the work, so a burst never stalls the MIDI system (which then
+drops or repeats events) and no message is handled twice or concurrently.
+
+Everything is handled by :meth:`MidiService.handle` (a ``mido.Message`` plus the port name),
+so tests can drive it directly with mido messages or parsed byte streams. No backend, no ALSA, no device:
 :meth:`MidiService.status` says so in words and nothing raises.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import deque
@@ -20,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Optional, Sequence
 
 import mido
+
+from sfe_live.ratelog import RateLimitedLog
 
 from .actions import TOGGLE
 from .bindings import Binding
@@ -34,6 +42,7 @@ DEFAULT_BACKEND = "mido.backends.rtmidi"
 JACK_BACKEND = "mido.backends.rtmidi/UNIX_JACK"
 FLASH_S = 0.15
 FEEDBACK_HZ = 30.0
+INBOX_SIZE = 65536   # messages waiting for our thread (~3 s at 20,000/s); past it, counted and dropped
 # "RtMidi output"/"RtMidi input" are the ports rtmidi makes for our own connections (e.g. the LED
 # output to a controller): opened as inputs they would feed our own LED messages back as presses
 _SKIP_PORTS = ("midi through", "sfe-live", ":rtmidi output", ":rtmidi input")
@@ -146,6 +155,11 @@ class MidiService:
         self.recent: deque[tuple[float, str, str]] = deque(maxlen=64)
         self.messages = 0
         self.errors = 0
+        self.dropped = 0
+        self._ratelog = RateLimitedLog(log)
+        self._inbox: "queue.Queue[Optional[tuple[mido.Message, str, Optional[float]]]]" = queue.Queue(INBOX_SIZE)
+        self._worker: Optional[threading.Thread] = None
+        self._worker_lock = threading.Lock()
 
     # ------------------------------------------------------------------ bindings
     def _rebuild(self) -> None:
@@ -198,23 +212,65 @@ class MidiService:
         return out
 
     # ------------------------------------------------------------------ input
-    def handle(self, msg: mido.Message, port: str = "") -> None:
-        """Process one incoming message (called on rtmidi's callback threads; never raises)."""
+    def receive(self, msg: mido.Message, port: str = "") -> None:
+        """A port callback: queue the message for our own thread (no work on the MIDI system's thread)."""
+        self._ensure_worker()
+        t = self.tempo.now() if self.tempo is not None and msg.type in ("clock", "start") else None
         try:
-            self._handle(msg, port)
+            self._inbox.put_nowait((msg, port, t))
+        except queue.Full:
+            self.dropped += 1
+            self._ratelog("inbox", "MIDI input overloaded: messages dropped (%d so far)", self.dropped)
+
+    def _ensure_worker(self) -> None:
+        if self._worker is not None:
+            return
+        with self._worker_lock:
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="sfe-midi-in", daemon=True)
+                self._worker.start()
+
+    def _work(self) -> None:
+        while True:
+            item = self._inbox.get()
+            try:
+                if item is None:
+                    return
+                self.handle(*item)
+            finally:
+                self._inbox.task_done()
+
+    def drain(self, timeout: float = 2.0) -> bool:
+        """Wait until every queued message has been handled (tests, orderly shutdown)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self._inbox.unfinished_tasks == 0:
+                return True
+            time.sleep(0.005)
+        return self._inbox.unfinished_tasks == 0
+
+    def handle(self, msg: mido.Message, port: str = "", t: Optional[float] = None) -> None:
+        """Process one incoming message on the caller's thread (our input thread; never raises).
+
+        ``t`` is the arrival time (tempo clock) of MIDI clock messages, taken in the callback so
+        the queue's delay does not bend the tempo.
+        """
+        try:
+            self._handle(msg, port, t)
         except Exception:
             self.errors += 1
-            log.exception("MIDI message %s from %s failed", msg, port)
+            self._ratelog("failed", "MIDI message %s from %s failed", msg, port, level=logging.ERROR,
+                          exc_info=True)
 
-    def _handle(self, msg: mido.Message, port: str) -> None:
+    def _handle(self, msg: mido.Message, port: str, at: Optional[float] = None) -> None:
         self.messages += 1
         t = msg.type
         if t in ("clock", "start", "stop", "continue", "songpos"):
             if self.clock_in and self.tempo is not None:
                 if t == "clock":
-                    self.tempo.midi_tick()
+                    self.tempo.midi_tick(at)
                 elif t == "start":
-                    self.tempo.midi_start()
+                    self.tempo.midi_start(at)
                 elif t == "stop":
                     self.tempo.midi_stop()
                 elif t == "continue":
@@ -307,6 +363,14 @@ class MidiService:
         if self._lister is not None:
             self._lister.close()
             self._lister = None
+        worker = self._worker
+        if worker is not None:
+            try:
+                self._inbox.put(None, timeout=1.0)
+            except queue.Full:
+                log.warning("MIDI input thread still busy at stop")
+            worker.join(timeout=2)
+            self._worker = None
 
     def _wanted_input(self, name: str) -> bool:
         low = name.lower()
@@ -345,7 +409,7 @@ class MidiService:
             for name in ins:
                 if name not in self._in and self._wanted_input(name):
                     try:
-                        self._in[name] = be.open_input(name, callback=lambda m, n=name: self.handle(m, n))
+                        self._in[name] = be.open_input(name, callback=lambda m, n=name: self.receive(m, n))
                         log.info("MIDI input opened: %s", name)
                     except Exception as e:
                         log.warning("cannot open MIDI input %s: %s", name, e)
@@ -470,13 +534,13 @@ class MidiService:
                     "ok": self.error is None and self._backend is not None, "error": self.error,
                     "inputs": sorted(self._in), "outputs": sorted(self._out),
                     "profiles": [p.name for p in self._profiles], "learned": len(self._user),
-                    "messages": self.messages}
+                    "messages": self.messages, "dropped": self.dropped}
 
     def add_input_port(self, name: str, port: Any) -> None:
         """Attach an already-open mido input port (tests, or a port the app opened itself)."""
         with self._lock:
             self._in[name] = port
-        port.callback = lambda m, n=name: self.handle(m, n)
+        port.callback = lambda m, n=name: self.receive(m, n)
 
     def add_output_port(self, name: str, port: Any) -> None:
         with self._lock:

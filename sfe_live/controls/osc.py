@@ -11,8 +11,16 @@ Addresses: one per action, generated from the registry (``/sfe/prompt s``, ``/sf
 ``/sfe/cue/go i`` ...; see ``docs/osc.md``), aliases for rigs built for Daydream Scope
 (``/scope/prompt``, ``/scope/reset_cache``), user bindings for any other address
 (``[[osc]]`` tables or OSC learn), and ``/sfe/get/<name>`` which replies ``/sfe/<name> <value>``
-to the sender (or to ``reply_port`` on the sender's host). With ``push_to`` set, state changes
-are sent to that host:port as ``/sfe/<name> <value>``.
+to the sender's own address and port (or to ``reply_port`` on the sender's host; never to a port
+named in the request). With ``push_to`` set, state changes are sent to that host:port as
+``/sfe/<name> <value>``.
+
+Queries never delay commands and never reply louder than asked: the commands of a packet are
+handled first, its queries (at most :data:`MAX_GETS_PER_PACKET`, answered with at most
+:data:`MAX_REPLIES_PER_PACKET` messages) go to a bounded queue that a separate thread answers
+at most :data:`REPLIES_PER_S` messages and :data:`REPLY_BYTES_PER_S` bytes a second (it waits for
+its budget; commands never do), each reply at most :data:`MAX_REPLY_TEXT` characters of text.
+When more than :data:`QUERY_QUEUE` packets of queries wait, the oldest are dropped and counted.
 """
 
 from __future__ import annotations
@@ -21,13 +29,15 @@ import logging
 import socket
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Any, Iterable, Optional, Sequence
 
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket, ParseError
 from pythonosc.osc_server import BlockingOSCUDPServer
+
+from sfe_live.ratelog import RateLimitedLog
 
 from .actions import OSC_ROOT, TOGGLE, ActionRegistry, ActionSpec, ActionValueError, to_bool
 from .bindings import Binding
@@ -53,20 +63,14 @@ GET_NAMES = ("prompt", "cue", "cue_name", "cue_count", "strength", "reactivity",
 PUSH_NAMES = ("prompt", "cue", "cue_name", "strength", "memory", "paused", "seed", "transition",
               "blend_blocks", "bpm", "block", "fps")
 PUSH_HZ = 10.0
-
-
-class _RateLog:
-    """Log the first ``burst`` events of a kind, then one line per ``every``."""
-
-    def __init__(self, burst: int = 10, every: int = 1000) -> None:
-        self.burst, self.every = burst, every
-        self.counts: dict[str, int] = {}
-
-    def __call__(self, kind: str, msg: str, *args: Any) -> None:
-        n = self.counts.get(kind, 0) + 1
-        self.counts[kind] = n
-        if n <= self.burst or n % self.every == 0:
-            log.warning(msg + (f" ({n} so far)" if n > self.burst else ""), *args)
+MAX_GETS_PER_PACKET = 16
+MAX_REPLIES_PER_PACKET = 32
+MAX_REPLY_TEXT = 1000            # characters of a text value in a reply (a prompt can be 60 KB)
+REPLY_BYTES_PER_S = 64 * 1024    # all replies together, any sender
+REPLY_BURST_BYTES = 16 * 1024
+REPLIES_PER_S = 200              # reply messages, all senders together
+REPLY_BURST = 64
+QUERY_QUEUE = 16                 # packets of queries waiting for the reply thread
 
 
 class _PythonOscNoise(logging.Filter):
@@ -206,11 +210,16 @@ class OscServer:
         self._thread: Optional[threading.Thread] = None
         self._push_thread: Optional[threading.Thread] = None
         self._stop = threading.Event()
-        self._ratelog = _RateLog()
+        self._queries: "deque[tuple[list[str], tuple[str, int]]]" = deque()
+        self._qcond = threading.Condition()
+        self._reply_thread: Optional[threading.Thread] = None
+        self._bucket = _ByteBucket(REPLY_BYTES_PER_S, REPLY_BURST_BYTES)
+        self._count_bucket = _ByteBucket(REPLIES_PER_S, REPLY_BURST)
+        self._ratelog = RateLimitedLog(log)
         self.rcvbuf = 0
         self.error: Optional[str] = None
         self.stats = {"packets": 0, "rejected": 0, "messages": 0, "malformed": 0, "unknown": 0, "bad_args": 0,
-                      "errors": 0, "replies": 0, "pushed": 0}
+                      "errors": 0, "replies": 0, "pushed": 0, "queries_dropped": 0, "replies_dropped": 0}
         self.seen: "OrderedDict[str, dict[str, Any]]" = OrderedDict()
         self._seen_lock = threading.Lock()
         self._pushed: dict[str, Any] = {}
@@ -244,6 +253,8 @@ class OscServer:
         self._stop.clear()
         self._thread = threading.Thread(target=self._serve, name="sfe-osc", daemon=True)
         self._thread.start()
+        self._reply_thread = threading.Thread(target=self._reply_loop, name="sfe-osc-replies", daemon=True)
+        self._reply_thread.start()
         if self.push_to is not None:
             self._push_thread = threading.Thread(target=self._push_loop, name="sfe-osc-push", daemon=True)
             self._push_thread.start()
@@ -265,10 +276,12 @@ class OscServer:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
-        for t in (self._thread, self._push_thread):
+        with self._qcond:
+            self._qcond.notify_all()
+        for t in (self._thread, self._push_thread, self._reply_thread):
             if t is not None:
                 t.join(timeout=2)
-        self._thread = self._push_thread = None
+        self._thread = self._push_thread = self._reply_thread = None
         self._server = None
 
     # ------------------------------------------------------------------ bindings
@@ -301,21 +314,39 @@ class OscServer:
         except Exception as e:  # python-osc raises assorted errors on garbage
             self.note_malformed(client, f"{type(e).__name__}: {e}")
             return
+        gets: list[str] = []
         for timed in messages:
             try:
                 msg = timed.message
-                self.handle_message(msg.address, list(msg.params), client)
+                self.handle_message(msg.address, list(msg.params), client, gets)
             except Exception:
                 self.stats["errors"] += 1
                 self._ratelog("error", "OSC message from %s failed", client)
                 log.debug("OSC message failure", exc_info=True)
+        if gets:
+            self._query([g for g in gets if g is not _OVER], client)
 
-    def handle_message(self, address: str, args: list[Any], client: Any = ("127.0.0.1", 0)) -> None:
-        """Handle one message (the unit tests drive this directly)."""
+    def handle_message(self, address: str, args: list[Any], client: Any = ("127.0.0.1", 0),
+                       gets: Optional[list[str]] = None) -> None:
+        """Handle one message (the unit tests drive this directly).
+
+        A query is added to ``gets`` (the packet's queries, answered after its commands) or, without
+        ``gets``, queued for an answer at once.
+        """
         self.stats["messages"] += 1
         self._remember(address, args)
         if address == GET_PREFIX or address.startswith(GET_PREFIX + "/"):
-            self._reply_get(address[len(GET_PREFIX) + 1:], args, client)
+            name = address[len(GET_PREFIX) + 1:]
+            if gets is None:
+                self._query([name], client)
+            elif len(gets) < MAX_GETS_PER_PACKET:
+                gets.append(name)
+            else:
+                self.stats["queries_dropped"] += 1
+                if len(gets) == MAX_GETS_PER_PACKET:     # log once per packet, then mark it
+                    self._ratelog("queries", "OSC from %s: more than %d queries in one packet; the rest "
+                                  "ignored", client, MAX_GETS_PER_PACKET)
+                    gets.append(_OVER)
             return
         spec = self.registry.by_osc(address)
         if spec is not None:
@@ -414,20 +445,54 @@ class OscServer:
             self._ratelog("send", "OSC send to %s failed: %s", addr, e)
             return False
 
-    def _reply_get(self, name: str, args: list[Any], client: Any) -> None:
-        host, cport = client[0], client[1]
-        port = self.reply_port or cport
-        if args and isinstance(args[0], int) and not isinstance(args[0], bool) and 0 < args[0] < 65536:
-            port = args[0]
+    def _query(self, names: list[str], client: Any) -> None:
+        """Queue a packet's queries for the reply thread (answered at once when not serving)."""
+        dest = (client[0], int(self.reply_port or client[1]))
+        if self._reply_thread is None:
+            self._answer(names, dest)
+            return
+        with self._qcond:
+            if len(self._queries) >= QUERY_QUEUE:   # the oldest waiting query goes: the newest is the one wanted
+                old, _ = self._queries.popleft()
+                self.stats["queries_dropped"] += len(old)
+                self._ratelog("queries", "OSC queries dropped: more than %d packets of them waiting", QUERY_QUEUE)
+            self._queries.append((names, dest))
+            self._qcond.notify()
+
+    def _reply_loop(self) -> None:
+        while True:
+            with self._qcond:
+                while not self._queries and not self._stop.is_set():
+                    self._qcond.wait()
+                if self._stop.is_set():
+                    return
+                item = self._queries.popleft()
+            try:
+                self._answer(*item)
+            except Exception:
+                self.stats["errors"] += 1
+                self._ratelog("error", "OSC reply to %s failed", item[1], level=logging.ERROR, exc_info=True)
+
+    def _answer(self, names: list[str], dest: tuple[str, int]) -> None:
+        """Reply to one packet's queries: at most MAX_REPLIES_PER_PACKET messages, within the byte budget."""
         state = self.router.state()
-        names = [n for n in GET_NAMES if n in state] if not name else [name]
-        for n in names:
+        wanted: list[str] = []
+        for name in names:
+            wanted += [n for n in GET_NAMES if n in state] if not name else [name]
+        if len(wanted) > MAX_REPLIES_PER_PACKET:
+            self.stats["replies_dropped"] += len(wanted) - MAX_REPLIES_PER_PACKET
+            wanted = wanted[:MAX_REPLIES_PER_PACKET]
+        for n in wanted:
             if n in state:
-                dgram = build_message(f"{OSC_ROOT}/{n}", state[n])
+                dgram = build_message(f"{OSC_ROOT}/{n}", _short(state[n]))
             else:
                 known = ", ".join(sorted(k for k, v in state.items() if isinstance(v, (str, int, float, bool))))
-                dgram = build_message(f"{OSC_ROOT}/error", f"unknown state {n!r}; known: {known}")
-            if self._send(dgram, (host, port)):
+                dgram = build_message(f"{OSC_ROOT}/error", _short(f"unknown state {n[:40]!r}; known: {known}"))
+            # over budget the reply thread waits (commands never do); the bounded queue drops the excess
+            while not (self._count_bucket.take(1) and self._bucket.take(len(dgram))):
+                if self._stop.wait(0.02):
+                    return
+            if self._send(dgram, dest):
                 self.stats["replies"] += 1
 
     def push_changes(self) -> int:
@@ -460,6 +525,36 @@ class OscServer:
     def status(self) -> dict[str, Any]:
         return {"host": self.host, "port": self.port, "running": self.running, "error": self.error,
                 "rcvbuf": self.rcvbuf, "push_to": self.push_to, **self.stats}
+
+
+_OVER = "\x00over"  # marks a packet whose excess queries were already logged
+
+
+def _short(v: Any) -> Any:
+    """A state value for a reply: text longer than MAX_REPLY_TEXT is cut (ending in an ellipsis)."""
+    if isinstance(v, str) and len(v) > MAX_REPLY_TEXT:
+        return v[:MAX_REPLY_TEXT - 1] + "\u2026"
+    return v
+
+
+class _ByteBucket:
+    """A token bucket of bytes: ``rate`` per second, at most ``burst`` saved up. Thread-safe."""
+
+    def __init__(self, rate: float, burst: float, clock: Any = time.monotonic) -> None:
+        self.rate, self.burst, self._clock = float(rate), float(burst), clock
+        self._tokens = float(burst)
+        self._t = clock()
+        self._lock = threading.Lock()
+
+    def take(self, n: int) -> bool:
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._t) * self.rate)
+            self._t = now
+            if self._tokens < n:
+                return False
+            self._tokens -= n
+            return True
 
 
 def _truthy(a: Any) -> bool:

@@ -52,8 +52,10 @@ def render_osc_markdown(registry: ActionRegistry = DEFAULT_REGISTRY) -> str:
         "",
         "## Queries",
         "",
-        f"`{GET_PREFIX}/<name>` replies `/sfe/<name> <value>` to the sender's address and port "
-        "(or to `osc_reply_port` on the sender's host; an `i` argument names another reply port).",
+        f"`{GET_PREFIX}/<name>` replies `/sfe/<name> <value>` to the sender's own address and port "
+        "(or to `osc_reply_port` on the sender's host; never to a port named in the request). "
+        "Replies are bounded: at most 16 queries and 32 replies per packet, 200 replies and 64 KB a second in all, "
+        "text values cut at 1,000 characters; commands in the same packet are handled first.",
         f"`{GET_PREFIX}` without a name replies every value below. An unknown name replies "
         "`/sfe/error s` with the known names.",
         "",

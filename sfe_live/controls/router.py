@@ -20,6 +20,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 from sfe_live.engine.commands import Command
+from sfe_live.ratelog import RateLimitedLog
 
 from .actions import (DEFAULT_REGISTRY, TOGGLE, ActionRegistry, ActionSpec, ActionValueError,
                       Perform, UnknownActionError)
@@ -66,6 +67,7 @@ class ActionRouter:
         self._warned: set[str] = set()
         self.counts: dict[str, int] = {}         # source -> actions routed
         self.errors = 0
+        self._ratelog = RateLimitedLog(log)
 
     # ------------------------------------------------------------------ wiring
     def register_handler(self, action_id: str, fn: Handler) -> None:
@@ -109,7 +111,7 @@ class ActionRouter:
             v = spec.coerce(value)
         except ActionValueError as e:
             self.errors += 1
-            log.warning("%s from %s ignored: %s", action_id, source, e)
+            self._ratelog(f"value:{source}", "%s from %s ignored: %s", action_id, source, e)
             return False
         if spec.kind == TOGGLE and v is None and not (spec.engine_toggle and spec.command
                                                        and action_id not in self._handlers):
@@ -142,7 +144,8 @@ class ActionRouter:
         except Exception:  # a handler must never take an input thread down
             self.errors += 1
             ok = False
-            log.exception("action %s from %s failed", action_id, source)
+            self._ratelog(f"failed:{action_id}", "action %s from %s failed", action_id, source,
+                          level=logging.ERROR, exc_info=True)
         for fn in listeners:
             try:
                 fn(action_id, v, source)
@@ -156,7 +159,7 @@ class ActionRouter:
             return self.trigger(action_id, value, source)
         except UnknownActionError as e:
             self.errors += 1
-            log.warning("%s (from %s)", e, source)
+            self._ratelog(f"unknown:{source}", "%s (from %s)", e, source)
             return False
 
     # ------------------------------------------------------------------ state

@@ -10,7 +10,6 @@ GPU is present, else CPU + float32; CUDA is queried here, at call time, never at
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from sfe_live.model.checkpoints import find_dit_weights, load_dit, random_dit
 from sfe_live.model.decoders.options import DecoderChoice, load_taehv_for
 from sfe_live.model.decoders.protocol import VideoDecoder
 from sfe_live.model.dit import CausalWanDiT
-from sfe_live.model.files import ModelLoadError
+from sfe_live.model.files import ModelLoadError, read_json
 from sfe_live.model.text import CachedTextEncoder, RandomTextEncoder, load_text_encoder
 
 log = logging.getLogger(__name__)
@@ -95,9 +94,12 @@ def _load_demo(device: torch.device, dtype: torch.dtype, folder: Optional[Path] 
     meta_path = folder / meta_name
     if not meta_path.exists():
         raise ModelLoadError(f"{meta_path}: the demo model is not shipped in this checkout; use --model tiny-random")
-    meta = json.loads(meta_path.read_text())
-    dit_cfg = DiTConfig.from_dict(meta["dit"])
-    text_cfg = TextConfig(**meta["text"])
+    meta = read_json(meta_path, "model description")
+    try:
+        dit_cfg = DiTConfig.from_dict(meta["dit"])
+        text_cfg = TextConfig(**meta["text"])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+        raise ModelLoadError(f"{meta_path}: unusable model description ({str(exc).splitlines()[0][:200]})") from None
     if meta["vae"].get("kind") == "pixel" and decoder.kind == "taehv":
         raise ModelLoadError(f"{folder}: the demo model decodes with its pixel codec (space-to-depth, "
                              "not Wan latents); --decoder taehv needs a Wan 2.1 model")

@@ -15,17 +15,16 @@ never exists twice in memory. Every user mistake raises ``ModelLoadError`` with 
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
 import torch
 
 from sfe_live.config import DiTConfig
 from sfe_live.model.dit import CausalWanDiT
-from sfe_live.model.files import ModelLoadError, load_strict, read_state_dict, strip_prefix
+from sfe_live.model.files import ModelLoadError, load_strict, read_json, read_state_dict, strip_prefix
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +113,13 @@ def infer_dit_config(sd: Mapping[str, torch.Tensor], source: str | Path) -> DiTC
 
 
 def read_dit_config(path: Path) -> DiTConfig:
+    d = read_json(path, "DiT config")
+    if not isinstance(d, dict):
+        raise ModelLoadError(f"{path}: a DiT config must be a JSON object")
     try:
-        return DiTConfig.from_dict(json.loads(path.read_text()))
-    except (OSError, json.JSONDecodeError, TypeError, ValueError) as exc:
-        raise ModelLoadError(f"{path}: unreadable DiT config ({exc})") from None
+        return DiTConfig.from_dict(d)
+    except (TypeError, ValueError, ZeroDivisionError) as exc:
+        raise ModelLoadError(f"{path}: unusable DiT config ({str(exc).splitlines()[0][:200]})") from None
 
 
 def _checkpoint_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -136,6 +138,11 @@ def _checkpoint_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return sd
 
 
+def _class_name(cfg: Path) -> Any:
+    d = read_json(cfg, "DiT config")
+    return d.get("_class_name") if isinstance(d, dict) else None
+
+
 def find_dit_weights(folder: Path) -> tuple[Path, Optional[Path], str]:
     """(weights, config, layout) inside a model folder or a component folder."""
     if (folder / "model_index.json").exists() or (folder / "transformer").is_dir():
@@ -146,7 +153,7 @@ def find_dit_weights(folder: Path) -> tuple[Path, Optional[Path], str]:
     for name in WAN_DIT_FILES:
         if (folder / name).exists():
             cfg = folder / "config.json"
-            if layout == "wan" and cfg.exists() and "WanTransformer3DModel" in cfg.read_text():
+            if layout == "wan" and cfg.exists() and _class_name(cfg) == "WanTransformer3DModel":
                 layout = "diffusers"
             return folder / name, (cfg if cfg.exists() else None), layout
     raise ModelLoadError(f"{folder}: no DiT weights found; expected {WAN_DIT_FILES[0]} (Wan layout) "

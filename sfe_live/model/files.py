@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 from pathlib import Path
-from typing import Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import torch
 from torch import nn
+
+from sfe_live.boundedio import FileTooLarge, read_bytes_bounded
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +26,26 @@ class ModelLoadError(Exception):
     """A model file or folder could not be loaded; the message is one line and names the file."""
 
 
+MAX_JSON_BYTES = 16 * 1024 * 1024
+"""config.json, model.json and shard indexes are kilobytes; anything past this is not one."""
+
+
 def _human(path: Path) -> str:
     return str(path)
+
+
+def read_json(path: str | Path, what: str = "JSON file") -> Any:
+    """Parse a small JSON file, its size bounded before reading; errors are one line naming it."""
+    path = Path(path)
+    try:
+        return json.loads(read_bytes_bounded(path, MAX_JSON_BYTES).decode("utf-8"))
+    except FileTooLarge as exc:
+        raise ModelLoadError(f"{_human(path)}: {what} {exc}") from None
+    except OSError as exc:
+        raise ModelLoadError(f"{_human(path)}: cannot read the {what} ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        first = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise ModelLoadError(f"{_human(path)}: unreadable {what} ({first})") from None
 
 
 def read_state_dict(path: str | Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
@@ -37,7 +58,7 @@ def read_state_dict(path: str | Path, device: str | torch.device = "cpu") -> dic
     name = path.name
     try:
         if name.endswith(".index.json"):
-            index = json.loads(path.read_text())
+            index = read_json(path, "shard index")
             shards = sorted(set(index["weight_map"].values()))
             out: dict[str, torch.Tensor] = {}
             for shard in shards:
@@ -58,8 +79,15 @@ def read_state_dict(path: str | Path, device: str | torch.device = "cpu") -> dic
             return dict(obj)
     except ModelLoadError:
         raise
-    except (KeyError, json.JSONDecodeError) as exc:
+    except (KeyError, TypeError, AttributeError) as exc:
         raise ModelLoadError(f"{_human(path)}: not a valid shard index ({exc})") from None
+    except pickle.UnpicklingError as exc:  # weights_only refused a global: the file would run code
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if "weights only" in str(exc).lower() or "weights_only" in str(exc):
+            raise ModelLoadError(f"{_human(path)}: refused: this pickle holds Python objects besides tensors "
+                                 "(loading it could run code); convert it to .safetensors where it was "
+                                 "made, or use a file from a source you trust that holds only tensors") from None
+        raise ModelLoadError(f"{_human(path)}: unreadable or truncated weight file ({first[:160]})") from None
     except Exception as exc:  # truncated / corrupt files surface as many exception types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(f"{_human(path)}: unreadable or truncated weight file ({first[:160]})") from None

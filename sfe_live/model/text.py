@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-import json
 import logging
 import os
 import re
@@ -40,7 +39,7 @@ from typing import Any, Mapping, Optional, Protocol, Sequence, Union, runtime_ch
 import torch
 
 from sfe_live.config import TextConfig
-from sfe_live.model.files import ModelLoadError, load_strict, read_state_dict, rename_keys
+from sfe_live.model.files import ModelLoadError, load_strict, read_json, read_state_dict, rename_keys
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -401,10 +400,7 @@ class UMT5TextEncoder:
         cfg_path = folder / "config.json"
         if not cfg_path.is_file():
             raise ModelLoadError(f"{cfg_path}: file not found (not a text_encoder folder)")
-        try:
-            cfg_dict = json.loads(cfg_path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelLoadError(f"{cfg_path}: unreadable config ({exc})") from None
+        cfg_dict = read_json(cfg_path, "text encoder config")
         model_type = cfg_dict.get("model_type") if isinstance(cfg_dict, dict) else None
         if model_type != "umt5":
             raise ModelLoadError(f"{cfg_path}: model_type is {model_type!r}, expected 'umt5' "

@@ -19,7 +19,6 @@ names the file). Also here: :func:`save_vae_pth` (atomic) for tests and tiny mod
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -29,7 +28,7 @@ import torch
 
 from sfe_live.config import VAEConfig
 from sfe_live.io import atomic_path
-from sfe_live.model.files import ModelLoadError, load_strict, read_state_dict, rename_keys, strip_prefix
+from sfe_live.model.files import ModelLoadError, load_strict, read_json, read_state_dict, rename_keys, strip_prefix
 from sfe_live.model.vae import WanVAE
 
 log = logging.getLogger(__name__)
@@ -134,10 +133,7 @@ def _to_wan_keys(sd: Mapping[str, Any], source: Path,
 
 def _read_diffusers_config(folder: Path) -> VAEConfig:
     path = folder / "config.json"
-    try:
-        d = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelLoadError(f"{path}: unreadable config.json ({str(exc).splitlines()[0][:120]})") from None
+    d = read_json(path, "VAE config.json")
     if not isinstance(d, dict):
         raise ModelLoadError(f"{path}: config.json is not a JSON object")
     cls = d.get("_class_name", DIFFUSERS_VAE_CLASS)

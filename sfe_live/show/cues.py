@@ -33,6 +33,7 @@ from typing import Any, Callable, Mapping, Optional, Protocol, Union
 
 from sfe_live.engine.commands import BLEND_MODES, MAX_STRENGTH, TRANSITIONS, Command, SetPrompt
 from sfe_live.io import DataFileError, key_line, load_toml, save_toml, table_lines
+from sfe_live.ratelog import RateLimitedLog
 
 
 log = logging.getLogger(__name__)
@@ -246,6 +247,7 @@ class CuePlayer:
         self.lookahead = float(lookahead)
         self._clock = clock
         self._lock = threading.RLock()
+        self._ratelog = RateLimitedLog(log)
         self.cue_list: Optional[CueList] = None
         self.index: Optional[int] = None        # 0-based index of the current cue
         self.quantize_override: Optional[str] = None
@@ -280,7 +282,7 @@ class CuePlayer:
         with self._lock:
             cl = self.cue_list
             if cl is None or not 1 <= int(number) <= len(cl.cues):
-                log.warning("cue %s: no such cue (%d loaded)", number, self.count)
+                self._ratelog("no such cue", "cue %s: no such cue (%d loaded)", number, self.count)
                 return False
             i = int(number) - 1
             unit = quantize or self.quantize_override or cl.cues[i].quantize or cl.quantize

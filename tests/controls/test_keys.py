@@ -69,3 +69,37 @@ def test_key_learn(router, engine):
     km.handle("G", False)
     km.handle("G")
     assert engine.commands == [C.NewSeed()]
+
+
+CHORDS = ["Ctrl+R", "Alt+R", "Shift+R", "Meta+R", "Ctrl+Shift+R", "Ctrl+Alt+Shift+Meta+R"]
+
+
+@pytest.mark.parametrize("chord", CHORDS)
+def test_chord_released_modifier_first_works_every_time(router, chord):
+    """Releasing the modifier before the key (normal typing) must not leave the key held."""
+    got = []
+    router.register_handler("record.toggle", got.append)
+    km = KeyMap(router, bindings=[])
+    km.bind(chord, "record.toggle")
+    for _ in range(3):
+        assert km.handle(chord)                      # modifier(s) down, then the key
+        km.handle("R", pressed=False)                # modifiers already up: the release is a bare "R"
+    assert got == [True, False, True]
+    for _ in range(2):                               # releasing only some modifiers first
+        km.handle(chord)
+        km.handle(chord.split("+", 1)[1] if chord.count("+") > 1 else "R", pressed=False)
+    assert got == [True, False, True, False, True]
+
+
+def test_release_goes_to_the_binding_that_was_pressed(router, engine):
+    got = []
+    router.register_handler("freeze", got.append)
+    km = KeyMap(router, bindings=[])
+    km.bind("Ctrl+F", "freeze", mode="momentary")
+    km.bind("F", "seed.new")
+    km.handle("Ctrl+F")
+    km.handle("F", pressed=False)                    # ends the momentary freeze, fires nothing else
+    km.handle("Ctrl+F")
+    km.handle("Ctrl+F", pressed=False)
+    assert got == [True, False, True, False] and engine.commands == []
+    assert not km.holding("F")

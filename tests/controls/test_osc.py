@@ -118,13 +118,107 @@ def test_get_replies_to_sender(server, client, router, engine):
     assert {a for a, _ in replies(client, 8)} >= {"/sfe/prompt", "/sfe/memory", "/sfe/paused"}
 
 
-def test_get_reply_to_named_port(server, client):
+def test_get_never_replies_to_a_port_named_in_the_request(server, client):
+    """A reply port taken from the request would reflect replies at any port (issue 11 item 5)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx:
+        rx.bind(("127.0.0.1", 0))
+        rx.settimeout(0.5)
+        client.send_message("/sfe/get/memory", rx.getsockname()[1])
+        assert replies(client, 1) == [("/sfe/memory", [1.0])]      # to the sender, not to rx
+        with pytest.raises(socket.timeout):
+            rx.recv(4096)
+
+
+def test_get_replies_to_the_configured_reply_port(router):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx:
         rx.bind(("127.0.0.1", 0))
         rx.settimeout(2)
-        client.send_message("/sfe/get/memory", rx.getsockname()[1])
-        m = OscMessage(rx.recv(4096))
-        assert (m.address, m.params) == ("/sfe/memory", [1.0])
+        srv = OscServer(router, port=0, reply_port=rx.getsockname()[1])
+        srv.start()
+        try:
+            c = SimpleUDPClient("127.0.0.1", srv.port)
+            c.send_message("/sfe/get/memory", None)
+            m = OscMessage(rx.recv(4096))
+            assert (m.address, m.params) == ("/sfe/memory", [1.0])
+            c.close()
+        finally:
+            srv.stop()
+
+
+def _get_bundle(limit=65_000):
+    bb = OscBundleBuilder(IMMEDIATELY)
+    size, n = 16, 0
+    names = ["", "/prompt", "/block", "/memory"]
+    while True:
+        m = OscMessageBuilder("/sfe/get" + names[n % 4]).build()
+        if size + 4 + m.size > limit:
+            return bb.build().dgram, n
+        bb.add_content(m)
+        size += 4 + m.size
+        n += 1
+
+
+def test_a_bundle_of_gets_is_answered_within_bounds(server, client, engine):
+    """One 65 KB bundle of /sfe/get (the issue's attack) against a 60,000-character prompt."""
+    engine.state["prompt"] = "x" * 60_000
+    bundle, n = _get_bundle()
+    assert n > 2000 and len(bundle) > 60_000
+    client._sock.sendto(bundle, ("127.0.0.1", server.port))
+    got, nbytes = 0, 0
+    end = time.monotonic() + 2.0
+    while time.monotonic() < end:
+        data = client.receive(0.3)
+        if data:
+            got += 1
+            nbytes += len(data)
+    assert got <= 32, got
+    assert nbytes <= len(bundle) // 2, nbytes       # never louder than asked
+    # the server is not stuck: a second client's command and query go through at once
+    engine.commands.clear()
+    other = SimpleUDPClient("127.0.0.1", server.port)
+    t = time.monotonic()
+    other.send_message("/sfe/memory", 0.25)
+    other.send_message("/sfe/get/block", None)
+    assert other.receive(2.0) and time.monotonic() - t < 1.0
+    assert engine.commands == [C.SetMemory(0.25)]
+    other.close()
+
+
+def test_replies_per_second_are_bounded(server, client):
+    for _ in range(300):
+        client.send_message("/sfe/get", None)           # 15 replies asked each: 4,500 in all
+    got = len(replies(client, 5000, timeout=1.5))
+    assert 15 <= got <= 400, got
+
+
+def test_commands_in_a_packet_are_not_delayed_by_its_queries(router, engine):
+    """Queries are answered after (and apart from) the commands of the same packet."""
+    order = []
+    slow_state = {"n": 0}
+
+    def status():
+        slow_state["n"] += 1
+        time.sleep(0.05)                                  # a slow status() (the engine is busy)
+        order.append("status")
+        return engine.status()
+
+    r = type(router)(lambda c: (order.append("cmd"), engine.submit(c)), status)
+    srv = OscServer(r, port=0)
+    srv.start()
+    try:
+        bb = OscBundleBuilder(IMMEDIATELY)
+        for i in range(8):
+            bb.add_content(OscMessageBuilder("/sfe/get/block").build())
+        m = OscMessageBuilder("/sfe/memory")
+        m.add_arg(0.5)
+        bb.add_content(m.build())
+        c = SimpleUDPClient("127.0.0.1", srv.port)
+        c._sock.sendto(bb.build().dgram, ("127.0.0.1", srv.port))
+        assert wait_for(lambda: engine.commands == [C.SetMemory(0.5)], 2)
+        assert order[0] == "cmd", order[:3]
+        c.close()
+    finally:
+        srv.stop()
 
 
 def test_scope_aliases(server, client, engine):

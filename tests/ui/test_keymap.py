@@ -115,3 +115,27 @@ def test_prompt_bar_shows_the_live_transition(window, sent, qtbot) -> None:  # t
     assert sent[-1] == C.SetPrompt(text="a slow sea", transition="blend", strength=None, blend_blocks=7)
     w.prompt_bar.transition.setCurrentText("purge")             # the performer's choice is live at once
     assert w.controller.state()["transition"] == "purge"
+
+
+@pytest.mark.parametrize("focus", ["preview", "edit"])
+def test_chord_with_modifier_released_first_works_again(window, qtbot, focus) -> None:  # type: ignore[no-untyped-def]
+    """Ctrl down, K down, Ctrl up, K up (normal typing), three times: three toggles (issue 11 item 7)."""
+    from PySide6.QtTest import QTest
+    w = window
+    w.controller.keymap.bind("Ctrl+K", "blackout")
+    target = w.preview if focus == "preview" else w.prompt_bar.edit
+    target.setFocus()
+    M = Qt.KeyboardModifier
+    seen = []
+    try:
+        for _ in range(3):
+            QTest.keyPress(target, Qt.Key.Key_Control, M.NoModifier)
+            QTest.keyPress(target, Qt.Key.Key_K, M.ControlModifier)
+            QTest.keyRelease(target, Qt.Key.Key_Control, M.NoModifier)
+            QTest.keyRelease(target, Qt.Key.Key_K, M.NoModifier)
+            seen.append(w.app.blackout)
+        assert seen == [True, False, True]
+        assert not w.controller.keymap.holding("K")
+    finally:
+        w.controller.keymap.unbind("Ctrl+K")
+        w.app.trigger("blackout", False)
