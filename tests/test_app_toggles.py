@@ -18,12 +18,32 @@ def _wait(pred, timeout=3.0):
     return pred()
 
 
+class _Cam:
+    """A virtual camera that exists (the real one needs a v4l2loopback device)."""
+
+    def is_available(self):  # type: ignore[no-untyped-def]
+        from sfe_live.availability import Availability
+        return Availability(True)
+
+    def open(self, width, height, fps):  # type: ignore[no-untyped-def]
+        pass
+
+    def send(self, frame):  # type: ignore[no-untyped-def]
+        pass
+
+    def close(self):  # type: ignore[no-untyped-def]
+        pass
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     from sfe_live.app import App, AppSettings
     rec = tmp_path_factory.mktemp("rec")
     a = App(AppSettings(model="tiny-random", osc=True, osc_port=0, realtime=False)).load()
     a.set_record_dir(str(rec))
+    a.outputs.remove_sink("vcam")              # no v4l2loopback here: a camera that exists
+    a.outputs.add_sink(_Cam(), name="vcam")
+    a.refresh_availability()
     a.hub.start()
     yield a
     a.hub.stop()
