@@ -22,7 +22,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from sfe_live.config import StreamConfig
+from sfe_live.config import RemoteConfig, StreamConfig
 from sfe_live.engine import commands as C
 from sfe_live.engine.engine import Engine
 from sfe_live.engine.pipeline import Block
@@ -57,6 +57,7 @@ class AppSettings:
     vcam_size: tuple[int, int] = (1280, 720)
     record: Optional[str] = None         # a folder or an .mp4 path
     threads: Optional[int] = None        # torch CPU threads (default: cores - 1)
+    remote: Optional[RemoteConfig] = None  # the engine runs on a `sfe-live serve` (sfe_live.remote)
 
 
 class App:
