@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sfe_live.app import AppSettings
 
 from .auth import ENV_TOKEN, default_token_path, load_or_create_token
+from .factory import NO_EXTRA
 
 log = logging.getLogger("sfe_live")
 
@@ -69,7 +70,6 @@ def apply_remote(args: argparse.Namespace, settings: AppSettings) -> AppSettings
     return dataclasses.replace(settings, remote=cfg)
 
 
-NO_EXTRA = "the remote engine needs aiortc: pip install 'sfe-live[remote]'"
 
 
 def run_headless(settings: AppSettings, duration: float | None) -> int:

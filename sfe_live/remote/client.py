@@ -119,10 +119,6 @@ class RemoteApp(App):
         if self.link is not None:
             out["remote"] = dataclasses.asdict(self.link.stats())
             out["remote"]["frames_sent"] = self.link.remote.get("frames_sent", 0)
-            out["model"] = {"name": f"remote {self.remote.url}", "source": self.remote.url}
+            out["model"] = {**(self.link.remote.get("model") or {}), "source": self.remote.url}
         return out
 
-
-def make_app(settings: AppSettings) -> App:
-    """The app for these settings: a ``RemoteApp`` when ``settings.remote`` names a server."""
-    return RemoteApp(settings) if settings.remote is not None else App(settings)

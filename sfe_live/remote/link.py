@@ -84,6 +84,7 @@ class RemoteLink:
         self.client_id = uuid.uuid4().hex
         self.remote: dict[str, Any] = {}            # the last status message from the server
         self.connected = threading.Event()
+        self.ever_connected = False
         self.done = threading.Event()
         self.error = ""
         self.refused_status = 0
@@ -217,7 +218,7 @@ class RemoteLink:
             except LinkRefused as exc:
                 self.error = str(exc)
                 self.refused_status = exc.status
-                if exc.status in (401, 403):
+                if exc.status in (401, 403) or (exc.status == 409 and not self.ever_connected):
                     self._state = "refused"
                     self.on_message(f"remote: {exc}")
                     return
@@ -288,6 +289,7 @@ class RemoteLink:
         self._state = "connected"
         self.error = ""
         self.connected.set()
+        self.ever_connected = True
         self.on_message(f"remote: connected to {self.url}" if was == "connecting" else
                         f"remote: reconnected to {self.url}")
         if was == "reconnecting":
@@ -359,7 +361,7 @@ class RemoteLink:
             return
         if isinstance(msg, P.Status):
             self.remote = {"engine": msg.engine, "frames_sent": msg.frames_sent, "log": msg.log,
-                           "controls": msg.controls, "time": msg.time, "video_kbps": msg.video_kbps}
+                           "controls": msg.controls, "time": msg.time, "video_kbps": msg.video_kbps, "model": msg.model}
         elif isinstance(msg, P.Pong):
             rtt = time.monotonic() - msg.t
             self._rtt = rtt if self._rtt == 0 else 0.8 * self._rtt + 0.2 * rtt

@@ -84,6 +84,7 @@ class Status:
     controls: dict[str, Any] = field(default_factory=dict)
     time: float = 0.0
     video_kbps: float = 0.0
+    model: dict[str, Any] = field(default_factory=dict)
     kind: str = "status"
 
 

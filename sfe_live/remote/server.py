@@ -198,7 +198,7 @@ class RemoteServer:
         engine = self.app.engine
         log_tail = [dataclasses.asdict(e) for e in list(engine.log[-50:])] if engine is not None else []
         s = self.session
-        return {"engine": st.get("engine", {}), "frames_sent": self.fanout.sent, "log": log_tail,
+        return {"engine": st.get("engine", {}), "model": st.get("model", {}), "frames_sent": self.fanout.sent, "log": log_tail,
                 "controls": {"cues": (st.get("controls") or {}).get("cues", {})},
                 "client": None if s is None else {"peer": s.peer, "since": s.since, "frames": s.track.count,
                                                   "dropped": s.track.dropped},
@@ -230,7 +230,8 @@ class RemoteServer:
             kbps = await self._kbps(s) if n % 4 == 0 else self.video_kbps
             st = self.status()
             self._send(s, P.Status(engine=st["engine"], frames_sent=st["frames_sent"], log=st["log"][-10:],
-                                   controls=st["controls"], time=st["time"], video_kbps=round(kbps, 1)))
+                                   controls=st["controls"], time=st["time"], video_kbps=round(kbps, 1),
+                                   model=st["model"]))
 
     # -- running ----------------------------------------------------------------------------------
     async def run(self, host: str, port: int, tls: Any = None, stop: Optional[asyncio.Event] = None,
