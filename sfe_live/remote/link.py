@@ -4,7 +4,7 @@
 receives the video track (each decoded frame goes to ``on_frame(rgb)``) and the ``sfe`` data channel
 (status, acks, pongs), and sends named actions. When the link is lost (no message for
 ``LINK_TIMEOUT_S``, or the peer connection fails) it says ``reconnecting`` and retries with back-off
-(0.5 s doubling to 5 s) until stopped. A wrong token (401) stops it with a clear error instead.
+(0.25 s doubling to 2 s) until stopped. A wrong token (401) stops it with a clear error instead.
 
 Commands issued while the link is down follow one explicit policy:
 
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 LINK_TIMEOUT_S = 2.0
 PING_EVERY_S = 1.0
-BACKOFF = (0.5, 5.0)
+BACKOFF = (0.25, 2.0)   # first retry, longest wait between retries (a failed attempt is cheap)
 
 
 class LinkRefused(Exception):
