@@ -153,7 +153,8 @@ class StatusPanel(QFrame):
         remote: Mapping[str, Any] = status.get("remote") or {}
         if remote:
             state = str(remote.get("state", "?"))
-            self._set("remote", f"{state} · RTT {float(remote.get('rtt_ms', 0)):.0f} ms · jitter "
-                                f"{float(remote.get('jitter_ms', 0)):.0f} ms · dropped {int(remote.get('dropped', 0))}"
-                                f" · {float(remote.get('kbps', 0)):.0f} kbps",
+            self._set("remote", f"{state} · RTT {float(remote.get('rtt_ms', 0)):.0f} ms "
+                                f"±{float(remote.get('jitter_ms', 0)):.0f} · {int(remote.get('dropped', 0))} lost",
                       "ok" if state == "connected" else "warn")
+            self.values["remote"].setToolTip(f"round-trip time, frame jitter, frames lost on the way; video "
+                                             f"{float(remote.get('kbps', 0)):.0f} kbps; {remote.get('url', '')}")

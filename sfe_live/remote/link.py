@@ -228,7 +228,7 @@ class RemoteLink:
                 log.debug("remote: %s", self.error)
             if self._stop.is_set():
                 break
-            if self._state != "reconnecting":
+            if self.ever_connected and self._state != "reconnecting":
                 self._state = "reconnecting"
                 self.on_message(f"remote: reconnecting to {self.url}")
             if self._lost_at is None:

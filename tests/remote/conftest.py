@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -104,3 +105,35 @@ def wait_until(fn: Any, timeout: float, step: float = 0.2) -> Any:
             pass
         time.sleep(step)
     return last
+
+
+class InProcessServer:
+    """A ``RemoteServer`` around a real tiny-random ``App`` on its own asyncio thread."""
+
+    def __init__(self, port: int) -> None:
+        from sfe_live.app import App, AppSettings
+        from sfe_live.remote.server import RemoteServer
+        self.app = App(AppSettings(model="tiny-random", osc=False, threads=1)).load()
+        self.server = RemoteServer(self.app, TOKEN)
+        self.server.attach_outputs()
+        self.port = port
+        self.ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._t = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+
+    async def _main(self) -> None:
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        await self.server.run("127.0.0.1", self.port, None, self._stop, lambda p: self.ready.set())
+
+    def start(self) -> "InProcessServer":
+        self.app.start()
+        self._t.start()
+        assert self.ready.wait(20)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._t.join(10)
+        self.app.stop()

@@ -3,10 +3,8 @@ commands issued while disconnected (a real in-process server around a real tiny-
 
 from __future__ import annotations
 
-import asyncio
 import os
 import stat
-import threading
 import time
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import pytest
 from sfe_live.remote import protocol as P
 from sfe_live.remote.auth import Decision, TokenGate, load_or_create_token
 
-from .conftest import TOKEN, free_port, wait_until
+from .conftest import TOKEN, InProcessServer, free_port, wait_until
 
 
 def test_token_is_created_owner_only_and_kept(tmp_path: Path) -> None:
@@ -60,38 +58,6 @@ def test_messages_round_trip_and_bad_ones_are_named() -> None:
         P.decode("{")
     assert P.is_discrete_action("cue.go") and P.is_discrete_action("prompt.set")
     assert not P.is_discrete_action("memory.set")
-
-
-class InProcessServer:
-    """A ``RemoteServer`` around a real tiny-random ``App`` on its own asyncio thread."""
-
-    def __init__(self, port: int) -> None:
-        from sfe_live.app import App, AppSettings
-        from sfe_live.remote.server import RemoteServer
-        self.app = App(AppSettings(model="tiny-random", osc=False, threads=1)).load()
-        self.server = RemoteServer(self.app, TOKEN)
-        self.server.attach_outputs()
-        self.port = port
-        self.ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._t = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
-
-    async def _main(self) -> None:
-        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-        await self.server.run("127.0.0.1", self.port, None, self._stop, lambda p: self.ready.set())
-
-    def start(self) -> "InProcessServer":
-        self.app.start()
-        self._t.start()
-        assert self.ready.wait(20)
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._t.join(10)
-        self.app.stop()
 
 
 def test_commands_while_disconnected_follow_the_policy(tmp_path: Path) -> None:
