@@ -126,6 +126,7 @@ def add_serve_parser(sub: Any, model_args: Callable[[argparse.ArgumentParser], N
     s.add_argument("--tls-key", metavar="FILE")
     s.add_argument("--osc-port", type=int, help="also listen for OSC on the server (off by default)")
     s.add_argument("--log", help="write the command log (JSON lines) here on exit")
+    s.add_argument("--video-size", metavar="WxH", help="scale the video sent to the client (default: the engine's size)")
     _ice_arguments(s)
     s.set_defaults(func=lambda args: cmd_serve(args, settings(args)))
     return s
@@ -158,11 +159,20 @@ def cmd_serve(args: argparse.Namespace, settings: AppSettings) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1") and tls is None:
         log.warning("listening on %s without TLS: the token crosses the network in clear text; add "
                     "--tls-cert/--tls-key or bind 127.0.0.1 and use an SSH tunnel (docs/remote.md)", args.host)
+    video_size = None
+    if args.video_size:
+        try:
+            w, h = (int(v) for v in args.video_size.lower().split("x"))
+            if not (16 <= w <= 7680 and 16 <= h <= 4320):
+                raise ValueError
+        except ValueError:
+            return _fail(f"--video-size {args.video_size}: expected WIDTHxHEIGHT between 16x16 and 7680x4320")
+        video_size = (w - w % 2, h - h % 2)
     settings = dataclasses.replace(settings, osc=args.osc_port is not None, remote=None)
     app = App(settings).load(lambda f, m: log.info("%3.0f%% %s", 100 * f, m))
     server = RemoteServer(app, token, ice_configuration(tuple(args.ice_server), args.ice_username,
                                                         args.ice_credential))
-    server.attach_outputs()
+    server.attach_outputs(video_size)
     app.start()
     scheme = "https" if tls else "http"
 

@@ -71,8 +71,9 @@ class RemoteServer:
         self.video_kbps = 0.0
         self._bytes_at: Optional[tuple[float, int]] = None
 
-    def attach_outputs(self) -> None:
-        self.app.outputs.add_sink(self.fanout, name="remote", enabled=True)
+    def attach_outputs(self, size: Optional[tuple[int, int]] = None) -> None:
+        """Feed the peers from the app's outputs; ``size`` scales the video (the sink runner's scaler)."""
+        self.app.outputs.add_sink(self.fanout, name="remote", enabled=True, size=size)
 
     # -- http ---------------------------------------------------------------------------------
     async def handle(self, req: Request) -> Reply:
