@@ -6,7 +6,9 @@ with the model replaced by a :class:`~sfe_live.remote.link.RemoteLink`:
 
 * every named action except the laptop's own output actions (``protocol.LOCAL_ACTIONS``: record,
   virtual camera, fullscreen, blackout, freeze) is forwarded to the server, where its router applies
-  it at the next block; engine commands submitted directly are forwarded too;
+  it at the next block; engine commands submitted directly are forwarded too. Cues: a cue list
+  loaded on the laptop is played here (its SetPrompt commands go to the server); without one,
+  ``cue.go`` fires the server's list (``serve --cues``);
 * received frames enter the outputs' playout like engine blocks do, so the playout's jitter buffer
   paces them and, when the link drops, every output holds the last frame;
 * ``status()`` is the remote engine's status plus a ``remote`` entry (state, RTT, jitter, dropped
@@ -69,6 +71,8 @@ class RemoteApp(App):
         self.remote: RemoteConfig = settings.remote
         self.link: Optional[RemoteLink] = None
         self._n = 0
+        self._local_cues: dict[str, Any] = {}
+        self._local_tempo: dict[str, Any] = {}
 
     def load(self, progress: Optional[Progress] = None) -> "App":
         from sfe_live.outputs import OutputManager
@@ -90,11 +94,25 @@ class RemoteApp(App):
             if spec.id not in LOCAL_ACTIONS:
                 self.hub.register_handler(spec.id, lambda v, a=spec.id: self._forward(a, v))
         self._wire_outputs()
+        self._local_cues = {"cue.go": lambda v: self.hub.cues.go(int(v)), "cue.next": lambda v: self.hub.cues.next(),
+                            "cue.prev": lambda v: self.hub.cues.prev(),
+                            "cue.quantize": lambda v: setattr(self.hub.cues, "quantize_override", v)}
+        self._local_tempo = {"tempo.tap": lambda v: self.hub.tempo.tap(),
+                             "tempo.set": lambda v: self.hub.tempo.set_bpm(float(v), source="internal"),
+                             "tempo.sync": lambda v: self.hub.tempo.sync()}
         say(1.0, "ready")
         return self
 
     def _forward(self, action_id: str, value: Any) -> None:
+        """Send an action to the server. Cue actions run on the laptop's cue player instead when a cue
+        list is loaded here (GUI or ``--cues``): its cue commands then go to the server as engine
+        commands. Tempo actions run on both sides (either side's cue list quantises to the taps)."""
         assert self.link is not None
+        if action_id in self._local_cues and self.hub.cues.cue_list is not None:
+            self._local_cues[action_id](value)
+            return
+        if action_id in self._local_tempo:
+            self._local_tempo[action_id](value)
         self.link.send_action(action_id, value)
 
     def _on_frame(self, rgb: np.ndarray) -> None:

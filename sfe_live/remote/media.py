@@ -41,7 +41,10 @@ class FrameTrack(MediaStreamTrack):
 
     def put(self, frame: np.ndarray) -> None:
         """Any thread: queue a frame for this peer (drop the oldest when full)."""
-        self._loop.call_soon_threadsafe(self._put, frame)
+        try:
+            self._loop.call_soon_threadsafe(self._put, frame)
+        except RuntimeError:        # the server's loop has closed (shutting down)
+            self.dropped += 1
 
     def _put(self, frame: np.ndarray) -> None:
         if self._queue.full():

@@ -39,6 +39,15 @@ def test_window_shows_the_remote_stream(qtbot, tmp_path, monkeypatch) -> None:  
         # a UI gesture reaches the server's engine (the same named action as locally)
         w.controller.send_prompt("a remote green square", "cut", 1)
         qtbot.waitUntil(lambda: server.app.engine_status().prompt == "a remote green square", timeout=30_000)
+        # a cue list loaded on the laptop plays here; its cue's prompt lands on the server
+        cues = tmp_path / "laptop-cues.toml"
+        cues.write_text('schema = 1\nname = "laptop"\nquantize = "none"\n\n[[cue]]\nprompt = "laptop cue one"\n'
+                        '\n[[cue]]\nprompt = "laptop cue two"\ntransition = "purge"\nstrength = 2\n')
+        w.app.hub.load_cues(cues)
+        assert w.controller.trigger("cue.go", 2)
+        qtbot.waitUntil(lambda: server.app.engine_status().prompt == "laptop cue two", timeout=30_000)
+        last = [e for e in server.app.engine.log if e.command == "SetPrompt"][-1]
+        assert last.args["transition"] == "purge" and last.args["strength"] == 2
     finally:
         if w is not None:
             w.shutdown()
