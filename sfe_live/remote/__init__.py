@@ -9,3 +9,5 @@
 
 Needs the optional extra ``remote`` (aiortc). See docs/remote.md.
 """
+
+NO_EXTRA = "the remote engine needs aiortc: pip install 'sfe-live[remote]'"

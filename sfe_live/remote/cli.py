@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from sfe_live.app import AppSettings
 
 from .auth import ENV_TOKEN, default_token_path, load_or_create_token
-from .factory import NO_EXTRA
+from . import NO_EXTRA
 
 log = logging.getLogger("sfe_live")
 

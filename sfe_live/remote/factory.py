@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sfe_live.app import App, AppSettings
 
-NO_EXTRA = "the remote engine needs aiortc: pip install 'sfe-live[remote]'"
+from . import NO_EXTRA
 
 
 def make_app(settings: AppSettings) -> App:
