@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 
-from sfe_live.config import StreamConfig
+from sfe_live.config import RemoteConfig, StreamConfig
 from sfe_live.engine import commands as C
 from sfe_live.engine.engine import Engine
 from sfe_live.engine.pipeline import Block
@@ -75,6 +75,7 @@ class AppSettings:
     low_latency: bool = False            # 1 latent frame per block and a minimal playout buffer
     threads: Optional[int] = None        # torch CPU threads (default: cores - 1)
     controls: dict[str, Any] = field(default_factory=dict)   # ControlSettings fields (flags, Settings dialog)
+    remote: Optional[RemoteConfig] = None  # the engine runs on a `sfe-live serve` (sfe_live.remote)
 
 
 def playout_config(low_latency: bool) -> "PlayoutConfig":
@@ -362,6 +363,10 @@ class App:
             self.messages.append(text)
             del self.messages[:-50]
 
+    def describe_model(self) -> dict[str, Any]:
+        """The model's description for the status panel (a remote app describes the server's)."""
+        return self.bundle.describe()
+
     def engine_status(self) -> EngineStatus:
         return self.runner.status()
 
@@ -373,7 +378,7 @@ class App:
         if self.loaded:
             out["engine"] = self.runner.status().to_dict()
             out["outputs"] = dataclasses.asdict(self.outputs.status())
-            out["model"] = self.bundle.describe()
+            out["model"] = self.describe_model()
             out["controls"] = self.hub.status()
         with self._lock:
             out["messages"] = list(self.messages[-5:])

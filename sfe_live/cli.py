@@ -515,6 +515,9 @@ def _sources(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_run(args: argparse.Namespace) -> int:
     if not args.headless:
         return cmd_gui(args)
+    if getattr(args, "remote", None):  # remote engine (sfe_live.remote)
+        from sfe_live.remote.cli import apply_remote, run_headless
+        return run_headless(apply_remote(args, _settings(args)), args.duration)
     from sfe_live.app import App
     app = App(_settings(args)).load(lambda f, m: log.info("%3.0f%% %s", 100 * f, m))
     if args.v2v:
@@ -554,7 +557,8 @@ def cmd_gui(args: argparse.Namespace) -> int:
     launcher = _GUI.get("run")
     if launcher is None:
         raise UserError("no GUI in this installation (PySide6 missing?); try 'sfe-live run --headless'")
-    return int(launcher(_settings(args), sys.argv[:1]))
+    from sfe_live.remote.cli import apply_remote
+    return int(launcher(apply_remote(args, _settings(args)), sys.argv[:1]))
 
 
 def _live_args(p: argparse.ArgumentParser) -> None:
@@ -578,6 +582,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--cues")
     _live_args(g)
     g.set_defaults(func=cmd_gui)
+    from sfe_live.remote.cli import add_remote_arguments, add_serve_parser
+    add_remote_arguments(g)
 
     r = sub.add_parser("render", help="render offline to MP4 / PNG frames")
     _model_args(r)
@@ -619,6 +625,8 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--v2v", help="video-to-video from a video file (loops)")
     h.add_argument("--v2v-strength", type=float, default=0.5)
     h.set_defaults(func=cmd_run)
+    add_remote_arguments(h)
+    add_serve_parser(sub, _model_args, _settings)
     return p
 
 

@@ -320,3 +320,26 @@ def tiny_random() -> ModelConfig:
     return ModelConfig("tiny-random", dit, tiny_vae(), TextConfig(kind="random", dim=dit.text_dim,
                                                                     text_len=dit.text_len),
                        default_height=64, default_width=64)
+
+
+@dataclass(frozen=True)
+class RemoteConfig:
+    """Where the engine runs when it is not on this machine (``sfe-live --remote URL``).
+
+    ``ttl_s``: how long a discrete action issued while the link is down waits before it is dropped
+    (and reported). ``ice_servers``: STUN/TURN URLs for strict NATs (none by default).
+    """
+
+    url: str
+    token: str | None = None
+    ttl_s: float = 3.0
+    ca_file: str | None = None
+    ice_servers: tuple[str, ...] = ()
+    ice_username: str | None = None
+    ice_credential: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.url.lower().startswith(("http://", "https://")):
+            raise ValueError(f"--remote {self.url}: expected a URL like http://127.0.0.1:8765")
+        if not 0 < self.ttl_s <= 60:
+            raise ValueError(f"--command-ttl {self.ttl_s}: expected seconds in (0, 60]")

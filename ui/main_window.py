@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QAbstractSpinBox, QApplication
                                QTabWidget, QTextEdit, QVBoxLayout, QWidget)
 
 from sfe_live.app import App, AppSettings
+from sfe_live.remote.factory import make_app
 
 from . import theme
 from .controller import Controller, ModelLoader
@@ -247,6 +248,8 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         self.act_settings = m.addAction("Settings…", self.open_settings)
         self.act_settings.setShortcut("Ctrl+,")
+        self.act_connect = m.addAction("Connect to a remote engine…", self.connect_remote)
+        self.act_local = m.addAction("Use the local engine", self.use_local)
         m.addSeparator()
         m.addAction("Quit", self.close)
         m = mb.addMenu("&Model")
@@ -404,7 +407,9 @@ class MainWindow(QMainWindow):
 
     def update_title(self) -> None:
         parts = ["sfe-live"]
-        model = self.app.bundle.name if self.app is not None else (self.app_settings.model or "default model")
+        model = (self.app.bundle.name if self.app is not None and self.app.bundle is not None
+                 else f"remote {self.app_settings.remote.url}" if self.app_settings.remote is not None
+                 else (self.app_settings.model or "default model"))
         parts.append(model)
         if self.cue_panel.name:
             parts.append(self.cue_panel.name + (" •" if self.cue_panel.dirty else ""))
@@ -419,10 +424,11 @@ class MainWindow(QMainWindow):
         self.app_settings = settings
         previous, self.app = self.app, None
         self.controller.detach()
-        self.loader = ModelLoader(settings, previous=previous).start()
+        self.loader = ModelLoader(settings, factory=make_app, previous=previous).start()
         self.load_row.show()
         self.progress.setValue(0)
-        self.load_label.setText(f"loading {settings.model or 'the default model'}…")
+        self.load_label.setText(f"connecting to {settings.remote.url}…" if settings.remote is not None
+                                else f"loading {settings.model or 'the default model'}…")
         self.preview.set_overlay("loading model…")
         self.update_title()
 
@@ -459,7 +465,7 @@ class MainWindow(QMainWindow):
         self.preview.set_overlay("")
         self.blocks = BlockClock()
         self.latency.reset()
-        desc = app.bundle.describe()
+        desc = app.bundle.describe() if app.bundle is not None else (app.status().get("model") or {})
         self.model_label.setText(f"{desc.get('name', '?')}  ·  {desc.get('source', '')}")
         self.ui.last_model = self.app_settings.model
         self.ui.last_checkpoint = self.app_settings.checkpoint or ""
@@ -476,6 +482,19 @@ class MainWindow(QMainWindow):
         c = dlg.choice()
         self.start_loading(dataclasses.replace(self.app_settings, model=c.spec, checkpoint=c.checkpoint,
                                                decoder=c.decoder))
+
+    def connect_remote(self) -> None:
+        """File › Connect…: the engine on a ``sfe-live serve`` (sfe_live.remote)."""
+        if self.locked:
+            return
+        from .connect_dialog import ConnectDialog
+        dlg = ConnectDialog(self.app_settings.remote, self)
+        if dlg.exec() == ConnectDialog.DialogCode.Accepted and dlg.choice is not None:
+            self.start_loading(dataclasses.replace(self.app_settings, remote=dlg.choice))
+
+    def use_local(self) -> None:
+        if not self.locked and self.app_settings.remote is not None:
+            self.start_loading(dataclasses.replace(self.app_settings, remote=None))
 
     # ------------------------------------------------------------------ the timer
     def _tick(self) -> None:

@@ -18,7 +18,7 @@ from .theme import set_state
 ROWS = (("block", "Block time"), ("next", "Next block in"), ("queue", "Command queue"),
         ("buffer", "Playout buffer"), ("glitches", "Underruns / repeats"), ("kv", "KV cache"),
         ("ram", "RAM"), ("vram", "VRAM"), ("model", "Model"), ("drift", "Drift"), ("controls", "Controls"), ("tempo", "Tempo"), ("gui", "GUI timer late"),
-        ("preview", "Preview"))
+        ("preview", "Preview"), ("remote", "Remote link"))
 
 
 def _fmt_params(n: Any) -> str:
@@ -150,3 +150,11 @@ class StatusPanel(QFrame):
             self._set("gui", f"p95 {gui.p95_ms:.1f} · max {gui.max_ms:.0f} ms",
                       "ok" if gui.p95_ms < 16 else "warn")
         self._set("preview", preview or "—")
+        remote: Mapping[str, Any] = status.get("remote") or {}
+        if remote:
+            state = str(remote.get("state", "?"))
+            self._set("remote", f"{state} · RTT {float(remote.get('rtt_ms', 0)):.0f} ms "
+                                f"±{float(remote.get('jitter_ms', 0)):.0f} · {int(remote.get('dropped', 0))} lost",
+                      "ok" if state == "connected" else "warn")
+            self.values["remote"].setToolTip(f"round-trip time, frame jitter, frames lost on the way; video "
+                                             f"{float(remote.get('kbps', 0)):.0f} kbps; {remote.get('url', '')}")
