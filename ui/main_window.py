@@ -407,9 +407,11 @@ class MainWindow(QMainWindow):
 
     def update_title(self) -> None:
         parts = ["sfe-live"]
-        model = (self.app.bundle.name if self.app is not None and self.app.bundle is not None
-                 else f"remote {self.app_settings.remote.url}" if self.app_settings.remote is not None
-                 else (self.app_settings.model or "default model"))
+        remote = self.app_settings.remote
+        model = (str(self.app.describe_model().get("name", "?")) if self.app is not None
+                 else "" if remote is not None else (self.app_settings.model or "default model"))
+        if remote is not None:
+            model = f"{model} · remote {remote.url}" if model else f"remote {remote.url}"
         parts.append(model)
         if self.cue_panel.name:
             parts.append(self.cue_panel.name + (" •" if self.cue_panel.dirty else ""))
@@ -465,7 +467,7 @@ class MainWindow(QMainWindow):
         self.preview.set_overlay("")
         self.blocks = BlockClock()
         self.latency.reset()
-        desc = app.bundle.describe() if app.bundle is not None else (app.status().get("model") or {})
+        desc = app.describe_model()
         self.model_label.setText(f"{desc.get('name', '?')}  ·  {desc.get('source', '')}")
         self.ui.last_model = self.app_settings.model
         self.ui.last_checkpoint = self.app_settings.checkpoint or ""
