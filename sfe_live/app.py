@@ -27,6 +27,7 @@ from sfe_live.engine import commands as C
 from sfe_live.engine.engine import Engine
 from sfe_live.engine.pipeline import Block
 from sfe_live.engine.runner import Runner
+from sfe_live.model.runtime import RuntimeOptions
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class AppSettings:
     vcam_size: tuple[int, int] = (1280, 720)
     record: Optional[str] = None         # a folder or an .mp4 path
     threads: Optional[int] = None        # torch CPU threads (default: cores - 1)
+    runtime: RuntimeOptions = dataclasses.field(default_factory=RuntimeOptions)  # dtype, text device, compile, fp8
 
 
 class App:
@@ -78,14 +80,17 @@ class App:
 
     # -- loading ----------------------------------------------------------------------------
     def load(self, progress: Optional[Progress] = None) -> "App":
-        from sfe_live.model.bundle import default_model_spec, load_model
+        from sfe_live.model.bundle import default_model_spec
+        from sfe_live.model.runtime import load_for_stream, warm_up
         from sfe_live.outputs import OutputManager
 
         s = self.settings
         say = progress or (lambda f, m: None)
         spec = s.model or default_model_spec()
         say(0.05, f"loading model {spec}")
-        self.bundle = load_model(spec, checkpoint=s.checkpoint, device=s.device)
+        plan_stream = StreamConfig(height=s.height or 480, width=s.width or 832, frames_per_block=s.frames_per_block,
+                                   kv_window=s.kv_window, sink_frames=s.sink_frames)
+        self.bundle = load_for_stream(spec, plan_stream, s.runtime, s.checkpoint, s.device)
         if self.bundle.device.type == "cpu":
             import torch
             # leave a core for the GUI, playout and sinks
@@ -99,6 +104,11 @@ class App:
         stream = StreamConfig(height=height, width=width, frames_per_block=s.frames_per_block,
                               kv_window=s.kv_window, sink_frames=s.sink_frames, denoising_steps=s.steps, seed=s.seed)
         self.engine = Engine(self.bundle, stream, prompt=s.prompt, seed=s.seed)
+        if s.runtime.compile:
+            say(0.75, "compiling the DiT (warm-up)")
+            reason = warm_up(self.engine)
+            if reason:
+                self.message(reason, logging.WARNING)
         self.outputs = OutputManager(fps=stream.fps)
         block_s = stream.frames_per_block * self.bundle.config.vae.temporal_factor / stream.fps
         self.runner = Runner(self.engine, realtime=s.realtime, lookahead_s=max(0.5, 1.5 * block_s),

@@ -48,6 +48,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sink-frames", type=int, default=0)
     p.add_argument("--steps", default="1000,750,500,250", help="denoising steps, comma separated")
     p.add_argument("--threads", type=int, help="torch CPU threads")
+    from sfe_live.model.runtime import add_runtime_arguments
+    add_runtime_arguments(p)
 
 
 def _stream_from(args: argparse.Namespace, bundle: Any) -> Any:
@@ -68,20 +70,35 @@ def _stream_from(args: argparse.Namespace, bundle: Any) -> Any:
 
 def _load(args: argparse.Namespace) -> Any:
     import torch
-    from sfe_live.model.bundle import default_model_spec, load_model
+    from sfe_live.model.bundle import default_model_spec
     if args.threads:
         torch.set_num_threads(args.threads)
     spec = args.model or default_model_spec()
-    return load_model(spec, checkpoint=args.checkpoint, device=args.device, seed=0)
+    from sfe_live.model.runtime import load_for_stream, runtime_options
+    return load_for_stream(spec, _plan_stream(args), runtime_options(args), args.checkpoint, args.device)
+
+
+def _plan_stream(args: argparse.Namespace) -> Any:
+    """The stream the memory plan checks before loading (size: --size, else 832x480)."""
+    from sfe_live.config import StreamConfig
+    w, h = parse_size(args.size) or (832, 480)
+    try:
+        return StreamConfig(height=h, width=w, frames_per_block=args.frames_per_block, kv_window=args.kv_window,
+                            sink_frames=args.sink_frames)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _engine(args: argparse.Namespace, bundle: Any, prompt: str, seed: int) -> Any:
     from sfe_live.engine.engine import Engine
     stream = _stream_from(args, bundle)
     try:
-        return Engine(bundle, stream, prompt=prompt, seed=seed)
+        engine = Engine(bundle, stream, prompt=prompt, seed=seed)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    from sfe_live.model.runtime import warm_up
+    warm_up(engine)
+    return engine
 
 
 class Progress:
@@ -361,6 +378,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "peak_rss_mb": round(max(rss) / 2 ** 20, 1),
         "rss_growth_after_block_100_pct": round(100 * (rss[-1] - rss[after]) / rss[after], 3),
         "flops_per_block": flops, "gflops_per_block": round(flops / 1e9, 3),
+        "attention": __import__("sfe_live.model.attention", fromlist=["backend_name"]).backend_name(),
     }
     if n <= 100:
         out["block_s_each"] = [round(r["block_s"], 4) for r in rows]
@@ -447,6 +465,10 @@ def _plot(path: str, rows: list[dict[str, float]], rss: Any) -> None:
 
 # -- doctor -----------------------------------------------------------------------------------------
 def cmd_doctor(args: argparse.Namespace) -> int:
+    if args.plan:
+        from sfe_live.plan import plan_report
+        print(plan_report(args))
+        return 0
     import platform
     import torch
     lines = [f"sfe-live {__import__('sfe_live').__version__} on Python {platform.python_version()} "
@@ -470,7 +492,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     else:
         from sfe_live.model.bundle import default_model_spec
         lines.append(f"model: built-in default is '{default_model_spec()}'")
-    for mod in ("sfe_live.outputs", "sfe_live.sources", "sfe_live.controls"):
+    for mod in ("sfe_live.model.runtime", "sfe_live.outputs", "sfe_live.sources", "sfe_live.controls"):
         try:
             lines += __import__(mod, fromlist=["doctor_lines"]).doctor_lines()
         except Exception as exc:  # a doctor never crashes on one part
@@ -482,6 +504,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 # -- run (headless) and gui -----------------------------------------------------------------------
 def _settings(args: argparse.Namespace) -> Any:
     from sfe_live.app import AppSettings
+    from sfe_live.model.runtime import runtime_options
     size = parse_size(args.size)
     return AppSettings(model=args.model, checkpoint=args.checkpoint, device=args.device,
                        width=size[0] if size else None, height=size[1] if size else None,
@@ -491,7 +514,7 @@ def _settings(args: argparse.Namespace) -> Any:
                        cues=getattr(args, "cues", None), osc_port=getattr(args, "osc_port", None),
                        midi_port=getattr(args, "midi", None), vcam=getattr(args, "vcam", False),
                        record=getattr(args, "record", None), audio=getattr(args, "audio", False),
-                       threads=args.threads)
+                       threads=args.threads, runtime=runtime_options(args))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -578,6 +601,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("doctor", help="what works on this machine")
     _model_args(d)
     d.add_argument("--load", action="store_true", help="also load the model folder")
+    from sfe_live.plan import add_plan_arguments
+    add_plan_arguments(d)
     d.set_defaults(func=cmd_doctor)
 
     h = sub.add_parser("run", help="run live (add --headless for no window)")

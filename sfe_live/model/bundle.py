@@ -63,11 +63,13 @@ def default_model_spec() -> str:
     return "demo" if (DEMO_DIR / "model.json").exists() else "tiny-random"
 
 
-def _random_bundle(cfg: ModelConfig, device: torch.device, dtype: torch.dtype, seed: int = 0) -> ModelBundle:
+def _random_bundle(cfg: ModelConfig, device: torch.device, dtype: torch.dtype, seed: int = 0,
+                   text_device: Optional[torch.device] = None) -> ModelBundle:
     from sfe_live.model.vae import random_vae
     dit = random_dit(cfg.dit, seed=seed, device=device, dtype=dtype)
     vae = random_vae(cfg.vae, seed=seed + 1, device=device, dtype=dtype)
-    text = RandomTextEncoder(cfg.text.dim, cfg.text.text_len, seed=seed + 2, device=device, dtype=dtype)
+    text = RandomTextEncoder(cfg.text.dim, cfg.text.text_len, seed=seed + 2, device=text_device or device,
+                             dtype=dtype)
     return ModelBundle(cfg.name, cfg, dit, vae, CachedTextEncoder(text, cfg.text.cache_size), device, dtype,
                        source="built-in (seeded random weights)")
 
@@ -80,7 +82,7 @@ def random_medium() -> ModelConfig:
 
 
 def _load_demo(device: torch.device, dtype: torch.dtype, folder: Optional[Path] = None,
-               meta_name: str = "model.json") -> ModelBundle:
+               meta_name: str = "model.json", text_device: Optional[torch.device] = None) -> ModelBundle:
     """The demo model: a small causal Wan DiT + the fixed pixel codec + MiniLM (assets/demo)."""
     from sfe_live.model.codec import PixelCodec, PixelCodecConfig
     folder = Path(folder) if folder is not None else DEMO_DIR
@@ -103,7 +105,7 @@ def _load_demo(device: torch.device, dtype: torch.dtype, folder: Optional[Path] 
         from sfe_live.model.vae_loading import load_vae
         vae_cfg = VAEConfig.from_dict(meta["vae"])
         vae = load_vae(folder / meta.get("vae_file", "vae.safetensors"), device=device, dtype=dtype, config=vae_cfg)
-    text = load_text_encoder(text_cfg, device=device, dtype=dtype)
+    text = load_text_encoder(text_cfg, device=text_device or device, dtype=dtype)
     cfg = ModelConfig("demo", dit_cfg, vae_cfg, text_cfg, meta.get("height", 64), meta.get("width", 64))
     return ModelBundle("demo", cfg, dit, vae, CachedTextEncoder(text, text_cfg.cache_size), device, dtype,
                        source=str(folder))
@@ -122,17 +124,22 @@ def detect_layout(folder: Path) -> str:
 
 def load_model(spec: str | Path = "tiny-random", checkpoint: Optional[str | Path] = None,
                device: Optional[str | torch.device] = None, dtype: Optional[torch.dtype] = None,
-               seed: int = 0) -> ModelBundle:
-    """Load a whole bundle by name or folder (see the module docstring)."""
+               seed: int = 0, text_device: Optional[str | torch.device] = None) -> ModelBundle:
+    """Load a whole bundle by name or folder (see the module docstring).
+
+    ``text_device`` puts the text encoder elsewhere (e.g. the CPU while the DiT is on CUDA);
+    default: with the DiT. Prompt embeddings move to the DiT's device when used.
+    """
     dev = torch.device(device) if device is not None else default_device()
     dt = dtype if dtype is not None else default_dtype(dev)
+    tdev = torch.device(text_device) if text_device is not None else dev
     name = str(spec)
     if name == "tiny-random":
-        return _random_bundle(tiny_random(), dev, dt, seed)
+        return _random_bundle(tiny_random(), dev, dt, seed, tdev)
     if name == "random-medium":
-        return _random_bundle(random_medium(), dev, dt, seed)
+        return _random_bundle(random_medium(), dev, dt, seed, tdev)
     if name == "demo":
-        return _load_demo(dev, dt)
+        return _load_demo(dev, dt, text_device=tdev)
     folder = Path(spec).expanduser()
     if not folder.exists():
         raise ModelLoadError(f"{folder}: model folder not found (built-in models: {', '.join(BUILTIN)})")
@@ -141,9 +148,12 @@ def load_model(spec: str | Path = "tiny-random", checkpoint: Optional[str | Path
     from sfe_live.model.vae_loading import load_vae
     layout = detect_layout(folder)
     find_dit_weights(folder)
+    if checkpoint is None:
+        log.warning("%s: no Self-Forcing checkpoint (--checkpoint self_forcing_dmd.pt): the base Wan weights "
+                    "are bidirectional and give noise when run causally in 4 steps", folder)
     dit = load_dit(folder, device=dev, dtype=dt, checkpoint=checkpoint)
     vae = load_vae(folder, device=dev, dtype=dt)
-    text = load_text_encoder(folder, device=dev, dtype=dt, text_len=dit.cfg.text_len)
+    text = load_text_encoder(folder, device=tdev, dtype=dt, text_len=dit.cfg.text_len)
     tcfg = dataclasses.replace(text.config, text_len=dit.cfg.text_len)
     cfg = ModelConfig(folder.name, dit.cfg, vae.config, tcfg)
     return ModelBundle(folder.name, cfg, dit, vae, CachedTextEncoder(text, tcfg.cache_size), dev, dt,
