@@ -7,6 +7,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("SFE_LIVE_CONFIG_DIR", str(Path(__file__).parent / ".tmp-config"))
+os.environ.setdefault("SFE_LIVE_CACHE", str(Path(__file__).parent / ".tmp-cache"))
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

@@ -22,7 +22,7 @@ from sfe_live.config import DiTConfig, ModelConfig, TextConfig, VAEConfig, tiny_
 from sfe_live.model.checkpoints import find_dit_weights, load_dit, random_dit
 from sfe_live.model.dit import CausalWanDiT
 from sfe_live.model.files import ModelLoadError
-from sfe_live.model.text import CachedTextEncoder, RandomTextEncoder, load_text_encoder
+from sfe_live.model.text import CachedTextEncoder, DiskEmbeddingCache, RandomTextEncoder, load_text_encoder
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,8 @@ def load_model(spec: str | Path = "tiny-random", checkpoint: Optional[str | Path
     text = load_text_encoder(folder, device=tdev, dtype=dt, text_len=dit.cfg.text_len)
     tcfg = dataclasses.replace(text.config, text_len=dit.cfg.text_len)
     cfg = ModelConfig(folder.name, dit.cfg, vae.config, tcfg)
-    return ModelBundle(folder.name, cfg, dit, vae, CachedTextEncoder(text, tcfg.cache_size), dev, dt,
+    disk = DiskEmbeddingCache.for_encoder(text, weights=[Path(text.source)]) if Path(text.source).is_file() else None
+    return ModelBundle(folder.name, cfg, dit, vae, CachedTextEncoder(text, tcfg.cache_size, disk), dev, dt,
                        source=f"{folder} ({layout} layout)" + (f" + {checkpoint}" if checkpoint else ""))
 
 

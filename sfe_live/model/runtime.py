@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import logging
 import time
 from dataclasses import dataclass
@@ -144,9 +145,7 @@ def fp8_unavailable(device: torch.device) -> str:
     cap = torch.cuda.get_device_capability(device)
     if cap < (8, 9):
         return f"--fp8: this GPU has compute capability {cap[0]}.{cap[1]}; fp8 needs >= 8.9 (RTX 40xx, L40, H100)"
-    try:
-        import torchao  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("torchao") is None:
         return "--fp8: torchao is not installed (pip install 'sfe-live[fp8]')"
     return ""
 
@@ -231,9 +230,8 @@ def doctor_lines() -> list[str]:
     have = available_backends()
     lines = ["attention: " + ", ".join(f"{k} {'yes' if v else 'not installed'}" for k, v in have.items())
              + " (auto picks flash-attn, then sage, on CUDA in bf16/fp16; else sdpa)"]
-    try:
-        import torchao  # noqa: F401
+    if importlib.util.find_spec("torchao") is not None:
         lines.append("fp8: torchao installed (needs a GPU with compute capability >= 8.9)")
-    except ImportError:
+    else:
         lines.append("fp8: torchao not installed (pip install 'sfe-live[fp8]')")
     return lines

@@ -105,3 +105,12 @@ def test_incomplete_folder_errors(tmp_path, parts):
     assert "\n" not in str(e.value)
     with pytest.raises(ModelLoadError, match="not a Wan2.1 model folder"):
         load_model(tmp_path, device="cpu")
+
+
+def test_public_api():
+    import sfe_live.model as model
+    from sfe_live.model.checkpoints import load_dit
+    from sfe_live.model.vae_loading import load_vae
+    assert model.load_dit is load_dit and model.load_vae is load_vae
+    assert model.load_model is load_model and callable(model.load_text_encoder)
+    assert set(model.__all__) >= {"load_dit", "load_vae", "load_text_encoder", "load_model"}
