@@ -14,7 +14,6 @@ import os
 import re
 from typing import Protocol, Sequence, Union, runtime_checkable
 
-import ftfy
 import torch
 
 from sfe_live.config import TextConfig
@@ -44,6 +43,10 @@ class TextEncoder(Protocol):
 def clean_prompt(text: str) -> str:
     """Wan's ``clean='whitespace'`` exactly: ``ftfy.fix_text`` (mojibake, curly quotes, ligatures,
     full-width forms, NFC), HTML-unescape twice, strip, collapse whitespace runs to one space."""
+    try:
+        import ftfy   # a declared dependency; imported here so the model layer loads without it
+    except ImportError:
+        raise ImportError("prompt cleaning needs ftfy (pip install ftfy), as Wan's does") from None
     text = ftfy.fix_text(text)
     text = html.unescape(html.unescape(text)).strip()
     return re.sub(r"\s+", " ", text).strip()
