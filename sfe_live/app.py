@@ -33,6 +33,7 @@ from sfe_live.engine.pipeline import Block
 from sfe_live.outputs.options import OutputOptions
 from sfe_live.engine.runner import EngineStatus, Runner
 from sfe_live.model.decoders.options import DecoderChoice
+from sfe_live.model.runtime import RuntimeOptions
 
 if TYPE_CHECKING:
     from sfe_live.controls.hub import ControlHub
@@ -76,6 +77,7 @@ class AppSettings:
     threads: Optional[int] = None        # torch CPU threads (default: cores - 1)
     controls: dict[str, Any] = field(default_factory=dict)   # ControlSettings fields (flags, Settings dialog)
     remote: Optional[RemoteConfig] = None  # the engine runs on a `sfe-live serve` (sfe_live.remote)
+    runtime: RuntimeOptions = dataclasses.field(default_factory=RuntimeOptions)  # dtype, text device, compile, fp8
 
 
 def playout_config(low_latency: bool) -> "PlayoutConfig":
@@ -115,14 +117,17 @@ class App:
 
     # -- loading ----------------------------------------------------------------------------
     def load(self, progress: Optional[Progress] = None) -> "App":
-        from sfe_live.model.bundle import default_model_spec, load_model
+        from sfe_live.model.bundle import default_model_spec
+        from sfe_live.model.runtime import load_for_stream, warm_up
         from sfe_live.outputs import OutputManager
 
         s = self.settings
         say = progress or (lambda f, m: None)
         spec = s.model or default_model_spec()
         say(0.05, f"loading model {spec}")
-        self.bundle = load_model(spec, checkpoint=s.checkpoint, device=s.device, decoder=s.decoder)
+        plan_stream = StreamConfig(height=s.height or 480, width=s.width or 832, frames_per_block=s.frames_per_block,
+                                   kv_window=s.kv_window, sink_frames=s.sink_frames)
+        self.bundle = load_for_stream(spec, plan_stream, s.runtime, s.checkpoint, s.device, decoder=s.decoder)
         if self.bundle.device.type == "cpu":
             import torch
             # leave a core for the GUI, playout and sinks
@@ -137,6 +142,11 @@ class App:
         stream = StreamConfig(height=height, width=width, frames_per_block=fpb,
                               kv_window=s.kv_window, sink_frames=s.sink_frames, denoising_steps=s.steps, seed=s.seed)
         self.engine = Engine(self.bundle, stream, prompt=s.prompt, seed=s.seed)
+        if s.runtime.compile:
+            say(0.75, "compiling the DiT (warm-up)")
+            reason = warm_up(self.engine)
+            if reason:
+                self.message(reason, logging.WARNING)
         self.outputs = OutputManager(fps=stream.fps, playout=playout_config(s.low_latency))
         block_s = stream.frames_per_block * self.bundle.config.vae.temporal_factor / stream.fps
         self.runner = Runner(self.engine, realtime=s.realtime, lookahead_s=runner_lookahead(block_s, s.low_latency),

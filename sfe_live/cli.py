@@ -56,6 +56,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads")
     from sfe_live.model.decoders.options import add_decoder_arguments
     add_decoder_arguments(p)
+    from sfe_live.model.runtime import add_runtime_arguments
+    add_runtime_arguments(p)
 
 
 def _stream_from(args: argparse.Namespace, bundle: Any) -> Any:
@@ -76,21 +78,37 @@ def _stream_from(args: argparse.Namespace, bundle: Any) -> Any:
 
 def _load(args: argparse.Namespace) -> Any:
     import torch
-    from sfe_live.model.bundle import default_model_spec, load_model
+    from sfe_live.model.bundle import default_model_spec
     if args.threads:
         torch.set_num_threads(args.threads)
     spec = args.model or default_model_spec()
+    from sfe_live.model.runtime import load_for_stream, runtime_options
     from sfe_live.model.decoders.options import decoder_choice
-    return load_model(spec, checkpoint=args.checkpoint, device=args.device, seed=0, decoder=decoder_choice(args))
+    return load_for_stream(spec, _plan_stream(args), runtime_options(args), args.checkpoint, args.device,
+                           decoder=decoder_choice(args))
+
+
+def _plan_stream(args: argparse.Namespace) -> Any:
+    """The stream the memory plan checks before loading (size: --size, else 832x480)."""
+    from sfe_live.config import StreamConfig
+    w, h = parse_size(args.size) or (832, 480)
+    try:
+        return StreamConfig(height=h, width=w, frames_per_block=args.frames_per_block, kv_window=args.kv_window,
+                            sink_frames=args.sink_frames)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _engine(args: argparse.Namespace, bundle: Any, prompt: str, seed: int) -> Any:
     from sfe_live.engine.engine import Engine
     stream = _stream_from(args, bundle)
     try:
-        return Engine(bundle, stream, prompt=prompt, seed=seed)
+        engine = Engine(bundle, stream, prompt=prompt, seed=seed)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    from sfe_live.model.runtime import warm_up
+    warm_up(engine)
+    return engine
 
 
 class Progress:
@@ -370,6 +388,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "peak_rss_mb": round(max(rss) / 2 ** 20, 1),
         "rss_growth_after_block_100_pct": round(100 * (rss[-1] - rss[after]) / rss[after], 3),
         "flops_per_block": flops, "gflops_per_block": round(flops / 1e9, 3),
+        "attention": __import__("sfe_live.model.attention", fromlist=["backend_name"]).backend_name(),
     }
     from sfe_live.model.decoders.options import decoder_stats
     out.update(decoder_stats(bundle.vae, engine.state.vae))
@@ -458,6 +477,10 @@ def _plot(path: str, rows: list[dict[str, float]], rss: Any) -> None:
 
 # -- doctor -----------------------------------------------------------------------------------------
 def cmd_doctor(args: argparse.Namespace) -> int:
+    if args.plan:
+        from sfe_live.plan import plan_report
+        print(plan_report(args))
+        return 0
     import platform
     import torch
     lines = [f"sfe-live {__import__('sfe_live').__version__} on Python {platform.python_version()} "
@@ -481,7 +504,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     else:
         from sfe_live.model.bundle import default_model_spec
         lines.append(f"model: built-in default is '{default_model_spec()}'")
-    for mod in ("sfe_live.outputs", "sfe_live.sources", "sfe_live.controls"):
+    for mod in ("sfe_live.model.runtime", "sfe_live.outputs", "sfe_live.sources", "sfe_live.controls"):
         try:
             lines += __import__(mod, fromlist=["doctor_lines"]).doctor_lines()
         except Exception as exc:  # a doctor never crashes on one part
@@ -494,6 +517,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def _settings(args: argparse.Namespace) -> Any:
     from sfe_live.app import AppSettings
     from sfe_live.model.decoders.options import decoder_choice
+    from sfe_live.model.runtime import runtime_options
     size = parse_size(args.size)
     return AppSettings(model=args.model, checkpoint=args.checkpoint, device=args.device,
                        width=size[0] if size else None, height=size[1] if size else None,
@@ -502,7 +526,8 @@ def _settings(args: argparse.Namespace) -> Any:
                        steps=tuple(int(s) for s in args.steps.split(",")),
                        cues=getattr(args, "cues", None), outputs=output_options(args), **_sources(args),
                        link=bool(getattr(args, "link", False)), threads=args.threads, decoder=decoder_choice(args),
-                       controls=control_overrides(args), low_latency=bool(getattr(args, "low_latency", False)))
+                       controls=control_overrides(args), low_latency=bool(getattr(args, "low_latency", False)),
+                       runtime=runtime_options(args))
 
 
 def _sources(args: argparse.Namespace) -> dict[str, Any]:
@@ -613,6 +638,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("doctor", help="what works on this machine")
     _model_args(d)
     d.add_argument("--load", action="store_true", help="also load the model folder")
+    from sfe_live.plan import add_plan_arguments
+    add_plan_arguments(d)
     d.set_defaults(func=cmd_doctor)
 
     h = sub.add_parser("run", help="run live (add --headless for no window)")

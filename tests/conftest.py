@@ -13,6 +13,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("JACK_NO_START_SERVER", "1")  # never let a client autostart jackd
 os.environ.setdefault("SFE_LIVE_CONFIG_DIR", str(Path(__file__).parent / ".tmp-config"))
+os.environ.setdefault("SFE_LIVE_CACHE", str(Path(__file__).parent / ".tmp-cache"))
 os.environ.setdefault("SFE_LIVE_RECORDINGS_DIR", str(Path(__file__).parent / ".tmp-config" / "recordings"))
 
 # NDI (every test that sends or receives it, outputs/, sources/, ui/): only the loopback adapter and a

@@ -103,3 +103,12 @@ def test_render_v2v_from_file(tmp_path, capsys):
     assert not np.allclose(outs["0.25"], outs["1.0"])
     assert main(["render", "--model", "tiny-random", "--blocks", "1", "--v2v", str(tmp_path / "nope.mp4")]) == 2
     assert "file not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dtype", ["bf16", "fp16"])
+def test_render_half_precision_writes_video(tmp_path, dtype, capsys):
+    out = tmp_path / f"{dtype}.mp4"
+    assert main(["render", "--model", "tiny-random", "--dtype", dtype, "--blocks", "2", "--out", str(out)]) == 0
+    frames, rate, w, h = decode_all(out)
+    assert len(frames) == 21 and (w, h) == (64, 64)
+    assert np.mean([f.std() for f in frames]) > 1.0                     # an image, not a flat frame

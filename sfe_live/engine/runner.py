@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import psutil
+import torch
 
 from sfe_live.engine import commands as C
 from sfe_live.engine.engine import Engine
@@ -229,6 +230,15 @@ class Runner:
                 continue
             try:
                 block = self.engine.next_block()
+            except torch.OutOfMemoryError:
+                # one line naming what to change (no traceback); free what the failed block held, retry
+                from sfe_live.model.runtime import free_accelerator_cache, oom_message
+                self._error = oom_message(self.engine.bundle)
+                log.error(self._error)
+                free_accelerator_cache()
+                self._publish(running=True)
+                self._stop.wait(1.0)
+                continue
             except Exception as exc:
                 log.exception("block generation failed")
                 self._error = f"generation failed: {exc}"

@@ -23,7 +23,7 @@ from sfe_live.model.decoders.options import DecoderChoice, load_taehv_for
 from sfe_live.model.decoders.protocol import VideoDecoder
 from sfe_live.model.dit import CausalWanDiT
 from sfe_live.model.files import ModelLoadError, read_json
-from sfe_live.model.text import CachedTextEncoder, RandomTextEncoder, load_text_encoder
+from sfe_live.model.text import CachedTextEncoder, DiskEmbeddingCache, RandomTextEncoder, load_text_encoder
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,8 @@ def default_model_spec() -> str:
 
 
 def _random_bundle(cfg: ModelConfig, device: torch.device, dtype: torch.dtype, seed: int = 0,
-                   decoder: DecoderChoice = DecoderChoice()) -> ModelBundle:
+                   decoder: DecoderChoice = DecoderChoice(),
+                   text_device: Optional[torch.device] = None) -> ModelBundle:
     from sfe_live.model.vae import random_vae
     dit = random_dit(cfg.dit, seed=seed, device=device, dtype=dtype)
     vae: VideoDecoder
@@ -74,7 +75,8 @@ def _random_bundle(cfg: ModelConfig, device: torch.device, dtype: torch.dtype, s
         cfg = dataclasses.replace(cfg, vae=vae.config)
     else:
         vae = random_vae(cfg.vae, seed=seed + 1, device=device, dtype=dtype)
-    text = RandomTextEncoder(cfg.text.dim, cfg.text.text_len, seed=seed + 2, device=device, dtype=dtype)
+    text = RandomTextEncoder(cfg.text.dim, cfg.text.text_len, seed=seed + 2, device=text_device or device,
+                             dtype=dtype)
     return ModelBundle(cfg.name, cfg, dit, vae, CachedTextEncoder(text, cfg.text.cache_size), device, dtype,
                        source="built-in (seeded random weights)")
 
@@ -87,7 +89,8 @@ def random_medium() -> ModelConfig:
 
 
 def _load_demo(device: torch.device, dtype: torch.dtype, folder: Optional[Path] = None,
-               meta_name: str = "model.json", decoder: DecoderChoice = DecoderChoice()) -> ModelBundle:
+               meta_name: str = "model.json", decoder: DecoderChoice = DecoderChoice(),
+               text_device: Optional[torch.device] = None) -> ModelBundle:
     """The demo model: a small causal Wan DiT + the fixed pixel codec + MiniLM (assets/demo)."""
     from sfe_live.model.codec import PixelCodec, PixelCodecConfig
     folder = Path(folder) if folder is not None else DEMO_DIR
@@ -120,7 +123,7 @@ def _load_demo(device: torch.device, dtype: torch.dtype, folder: Optional[Path] 
         else:
             vae = load_vae(folder / meta.get("vae_file", "vae.safetensors"), device=device, dtype=dtype,
                            config=vae_cfg)
-    text = load_text_encoder(text_cfg, device=device, dtype=dtype)
+    text = load_text_encoder(text_cfg, device=text_device or device, dtype=dtype)
     cfg = ModelConfig("demo", dit_cfg, vae.config, text_cfg, meta.get("height", 64), meta.get("width", 64))
     return ModelBundle("demo", cfg, dit, vae, CachedTextEncoder(text, text_cfg.cache_size), device, dtype,
                        source=str(folder))
@@ -139,20 +142,24 @@ def detect_layout(folder: Path) -> str:
 
 def load_model(spec: str | Path = "tiny-random", checkpoint: Optional[str | Path] = None,
                device: Optional[str | torch.device] = None, dtype: Optional[torch.dtype] = None,
-               seed: int = 0, decoder: DecoderChoice = DecoderChoice()) -> ModelBundle:
+               seed: int = 0, decoder: DecoderChoice = DecoderChoice(),
+               text_device: Optional[str | torch.device] = None) -> ModelBundle:
     """Load a whole bundle by name or folder (see the module docstring).
 
     ``decoder`` picks the Wan VAE or TAEHV for Wan latents (the Wan VAE is then not loaded).
+    ``text_device`` puts the text encoder elsewhere (e.g. the CPU while the DiT is on CUDA);
+    default: with the DiT. Prompt embeddings move to the DiT's device when used.
     """
     dev = torch.device(device) if device is not None else default_device()
     dt = dtype if dtype is not None else default_dtype(dev)
+    tdev = torch.device(text_device) if text_device is not None else dev
     name = str(spec)
     if name == "tiny-random":
-        return _random_bundle(tiny_random(), dev, dt, seed, decoder)
+        return _random_bundle(tiny_random(), dev, dt, seed, decoder, tdev)
     if name == "random-medium":
-        return _random_bundle(random_medium(), dev, dt, seed, decoder)
+        return _random_bundle(random_medium(), dev, dt, seed, decoder, tdev)
     if name == "demo":
-        return _load_demo(dev, dt, decoder=decoder)
+        return _load_demo(dev, dt, decoder=decoder, text_device=tdev)
     folder = Path(spec).expanduser()
     if not folder.exists():
         raise ModelLoadError(f"{folder}: model folder not found (built-in models: {', '.join(BUILTIN)})")
@@ -161,16 +168,20 @@ def load_model(spec: str | Path = "tiny-random", checkpoint: Optional[str | Path
     from sfe_live.model.vae_loading import load_vae
     layout = detect_layout(folder)
     find_dit_weights(folder)
+    if checkpoint is None:
+        log.warning("%s: no Self-Forcing checkpoint (--checkpoint self_forcing_dmd.pt): the base Wan weights "
+                    "are bidirectional and give noise when run causally in 4 steps", folder)
     dit = load_dit(folder, device=dev, dtype=dt, checkpoint=checkpoint)
     vae: VideoDecoder
     if decoder.kind == "taehv":
         vae = load_taehv_for(decoder, folder, dit.cfg.out_dim, dev, dt)
     else:
         vae = load_vae(folder, device=dev, dtype=dt)
-    text = load_text_encoder(folder, device=dev, dtype=dt, text_len=dit.cfg.text_len)
+    text = load_text_encoder(folder, device=tdev, dtype=dt, text_len=dit.cfg.text_len)
     tcfg = dataclasses.replace(text.config, text_len=dit.cfg.text_len)
     cfg = ModelConfig(folder.name, dit.cfg, vae.config, tcfg)
-    return ModelBundle(folder.name, cfg, dit, vae, CachedTextEncoder(text, tcfg.cache_size), dev, dt,
+    disk = DiskEmbeddingCache.for_encoder(text, weights=[Path(text.source)]) if Path(text.source).is_file() else None
+    return ModelBundle(folder.name, cfg, dit, vae, CachedTextEncoder(text, tcfg.cache_size, disk), dev, dt,
                        source=f"{folder} ({layout} layout)" + (f" + {checkpoint}" if checkpoint else ""))
 
 

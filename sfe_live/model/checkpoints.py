@@ -131,6 +131,7 @@ def _checkpoint_state_dict(path: Path) -> dict[str, torch.Tensor]:
             log.info("%s: using '%s'", path.name, key)
             sd = dict(inner)
             break
+    sd = strip_wrapper_prefixes(sd)
     if any(k.startswith("model.") for k in sd):
         sd = strip_prefix(sd, "model.")
     if any(k.startswith("condition_embedder.") or ".attn1." in k for k in sd):
@@ -141,6 +142,22 @@ def _checkpoint_state_dict(path: Path) -> dict[str, torch.Tensor]:
 def _class_name(cfg: Path) -> Any:
     d = read_json(cfg, "DiT config")
     return d.get("_class_name") if isinstance(d, dict) else None
+
+
+WRAPPER_PREFIXES = ("_fsdp_wrapped_module.", "_checkpoint_wrapped_module.", "_orig_mod.", "module.")
+
+
+def strip_wrapper_prefixes(sd: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Keys without the wrapper names FSDP, activation checkpointing, torch.compile and
+    DataParallel insert anywhere in a key (``model._fsdp_wrapped_module.blocks...``)."""
+    out = {}
+    for k, v in sd.items():
+        for p in WRAPPER_PREFIXES:
+            k = k.replace("." + p, ".")
+            if k.startswith(p):
+                k = k[len(p):]
+        out[k] = v
+    return out
 
 
 def find_dit_weights(folder: Path) -> tuple[Path, Optional[Path], str]:
@@ -184,7 +201,7 @@ def load_dit(source: str | Path, device: str | torch.device = "cpu", dtype: torc
     elif layout == "pt":
         sd = _checkpoint_state_dict(weights)
     else:
-        sd = read_state_dict(weights)
+        sd = strip_wrapper_prefixes(read_state_dict(weights))
         if layout == "diffusers" or any(k.startswith("condition_embedder.") for k in sd):
             sd = diffusers_to_wan(sd)
     if config is None:

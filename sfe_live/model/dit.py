@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from sfe_live.config import DiTConfig
@@ -54,10 +55,16 @@ class RMSNorm(nn.Module):
 
 
 class LayerNorm(nn.LayerNorm):
-    """LayerNorm computed in float32 (affine or not)."""
+    """LayerNorm computed in float32 (affine or not), whatever the parameters' dtype.
+
+    The affine weight and bias are cast to float32 inside the call: ``F.layer_norm`` refuses
+    a float32 input with half-precision parameters (bf16/fp16 models on CUDA and CPU).
+    """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return super().forward(x.float()).type_as(x)
+        weight = self.weight.float() if self.weight is not None else None
+        bias = self.bias.float() if self.bias is not None else None
+        return F.layer_norm(x.float(), self.normalized_shape, weight, bias, self.eps).type_as(x)
 
 
 class Attention(nn.Module):

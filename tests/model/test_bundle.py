@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -76,14 +77,23 @@ def test_folder_loads_and_streams(tmp_path, parts, layout):
     assert b0.frames.shape == (9, 64, 64, 3) and b1.frames.shape == (12, 64, 64, 3)
 
 
-def test_folder_with_self_forcing_checkpoint(tmp_path, parts):
+def test_folder_with_self_forcing_checkpoint(tmp_path, parts, caplog):
     root = write_wan(tmp_path / "Wan-tiny", parts)
     other = random_dit(tiny_dit(), seed=99)
     ckpt = tmp_path / "self_forcing_dmd.pt"
-    torch.save({"generator_ema": {"model." + k: v for k, v in other.state_dict().items()}}, ckpt)
-    bundle = load_model(root, checkpoint=ckpt, device="cpu")
+    # an FSDP-wrapped training checkpoint: wrapper names inside the keys are stripped on load
+    torch.save({"generator_ema": {"model._fsdp_wrapped_module." + k.replace("blocks.", "blocks._fsdp_wrapped_module.")
+                                  : v for k, v in other.state_dict().items()}}, ckpt)
+    with caplog.at_level(logging.WARNING):
+        bundle = load_model(root, checkpoint=ckpt, device="cpu")
     assert torch.equal(bundle.dit.blocks[0].self_attn.q.weight, other.blocks[0].self_attn.q.weight)
     assert "self_forcing_dmd.pt" in bundle.source
+    assert not [r for r in caplog.records if "no Self-Forcing checkpoint" in r.getMessage()]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        load_model(root, device="cpu")
+    warned = [r.getMessage() for r in caplog.records if "no Self-Forcing checkpoint" in r.getMessage()]
+    assert len(warned) == 1 and "\n" not in warned[0]
 
 
 def test_incomplete_folder_errors(tmp_path, parts):
@@ -114,3 +124,12 @@ def test_folder_finds_taew2_1_by_itself(tmp_path, parts, fixtures_dir):
     engine = Engine(bundle, StreamConfig(height=64, width=64), prompt="a red ball", seed=1)
     b0, b1 = engine.next_block(), engine.next_block()
     assert b0.frames.shape == (9, 64, 64, 3) and b1.frames.shape == (12, 64, 64, 3)
+
+
+def test_public_api():
+    import sfe_live.model as model
+    from sfe_live.model.checkpoints import load_dit
+    from sfe_live.model.vae_loading import load_vae
+    assert model.load_dit is load_dit and model.load_vae is load_vae
+    assert model.load_model is load_model and callable(model.load_text_encoder)
+    assert set(model.__all__) >= {"load_dit", "load_vae", "load_text_encoder", "load_model"}

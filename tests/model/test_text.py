@@ -252,7 +252,7 @@ def test_cache_counts_hits_and_evicts_lru():
     assert "a" not in cache and "b" in cache and "c" in cache and len(cache) == 2
     out = cache.encode(["c", "d", "d", "b"])
     assert out.shape == (4, 6, 8) and base.calls[-1] == ["d"]
-    assert cache.stats() == {"hits": 5, "misses": 4, "size": 2, "capacity": 2}
+    assert cache.stats() == {"hits": 5, "misses": 4, "size": 2, "capacity": 2, "disk_hits": 0}
 
 
 def test_cache_is_thread_safe():
@@ -322,3 +322,52 @@ def test_minilm_truncates_with_warning(minilm, caplog):
 def test_minilm_config_dim_checked():
     with pytest.raises(ModelLoadError, match="384"):
         load_text_encoder(TextConfig(kind="minilm", dim=512, text_len=8))
+
+
+@pytest.mark.parametrize("raw,want", [
+    ("\u201ca red ball\u201d", '"a red ball"'),                        # curly quotes
+    ("\ufb01re and \ufb02owers", "fire and flowers"),                   # ligatures
+    ("\uff21\uff22\uff23 neon", "ABC neon"),                            # full-width forms
+    ("cafe\u0301 lights", "caf\u00e9 lights"),                          # NFD -> NFC
+    ("rock &amp;amp; roll\n\t  stage ", "rock & roll stage"),           # HTML twice, whitespace
+    ("sch\u00c3\u00b6n", "sch\u00f6n"),                                 # mojibake
+])
+def test_clean_prompt_is_wans_whitespace_clean(raw, want):
+    assert clean_prompt(raw) == want
+
+
+class CountingEncoder:
+    def __init__(self, inner):
+        self.inner, self.calls = inner, 0
+        self.config, self.device, self.dtype = inner.config, inner.device, inner.dtype
+
+    def encode(self, prompts):
+        self.calls += 1
+        return self.inner.encode(prompts)
+
+
+def test_disk_cache_survives_sessions_and_is_keyed_by_weights_and_cleaned_prompt(tmp_path):
+    from sfe_live.model.text import DiskEmbeddingCache
+    weights = tmp_path / "w.bin"
+    weights.write_bytes(b"weights v1" * 1000)
+    enc = CountingEncoder(RandomTextEncoder(32, 16, seed=1))
+    first = CachedTextEncoder(enc, 8, DiskEmbeddingCache.for_encoder(enc, [weights], folder=tmp_path / "c"))
+    a = first.encode_prompt("a red  ball")
+    assert enc.calls == 1 and first.is_cached("a red ball")
+    # a new session: memory is empty, the disk answers (also for the same prompt spelled differently)
+    second = CachedTextEncoder(enc, 8, DiskEmbeddingCache.for_encoder(enc, [weights], folder=tmp_path / "c"))
+    assert second.is_cached("a red ball ") and not second.is_cached("a blue ball")
+    assert torch.equal(second.encode_prompt(" a red ball"), a) and enc.calls == 1
+    assert second.stats()["disk_hits"] == 1
+    # other weights: another key, so the encoder runs again
+    weights.write_bytes(b"weights v2" * 1000)
+    third = CachedTextEncoder(enc, 8, DiskEmbeddingCache.for_encoder(enc, [weights], folder=tmp_path / "c"))
+    assert not third.is_cached("a red ball")
+    third.encode_prompt("a red ball")
+    assert enc.calls == 2
+    # a truncated entry is re-encoded and rewritten, never an error
+    path = third.disk.path("a red ball")
+    path.write_bytes(path.read_bytes()[:40])
+    fourth = CachedTextEncoder(enc, 8, third.disk)
+    assert torch.equal(fourth.encode_prompt("a red ball"), a) and enc.calls == 3
+    assert third.disk.load("a red ball") is not None

@@ -1,0 +1,99 @@
+"""Runtime options: text placement from the plan, refusals in one line, the compile fallback,
+the attention backend, and a CUDA out-of-memory error during the show (a stand-in raising the
+real torch.OutOfMemoryError: there is no GPU here)."""
+
+import time
+
+import pytest
+import torch
+
+from sfe_live.config import StreamConfig
+from sfe_live.engine import commands as C
+from sfe_live.engine.engine import Engine
+from sfe_live.engine.runner import Runner
+from sfe_live.model import attention
+from sfe_live.model.files import ModelLoadError
+from sfe_live.model.runtime import (RuntimeOptions, compile_dit, load_for_stream, plan_placement, warm_up)
+
+
+def test_text_device_auto_follows_the_plan():
+    stream, cuda = StreamConfig(), torch.device("cuda")       # a device object: no CUDA query
+    dev, plan = plan_placement("", stream, cuda, RuntimeOptions(), vram_gib=80)
+    assert dev.type == "cuda" and plan.fits
+    dev, plan = plan_placement("", stream, cuda, RuntimeOptions(), vram_gib=16)
+    assert dev.type == "cpu" and plan.fits and plan.total_gib < 14
+    with pytest.raises(ModelLoadError, match=r"does not fit .* options: --text-device cpu --fp8"):
+        plan_placement("", stream, cuda, RuntimeOptions(), vram_gib=8)
+    with pytest.raises(ModelLoadError, match="options: --text-device cpu"):
+        plan_placement("", stream, cuda, RuntimeOptions(text_device="cuda"), vram_gib=16)
+
+
+def test_refusals_are_one_line():
+    with pytest.raises(ModelLoadError, match="--fp8: needs an NVIDIA GPU"):
+        load_for_stream("tiny-random", StreamConfig(height=64, width=64), RuntimeOptions(fp8=True), device="cpu")
+    with pytest.raises(ModelLoadError, match="--text-device cuda"):
+        load_for_stream("tiny-random", StreamConfig(height=64, width=64), RuntimeOptions(text_device="cuda"),
+                        device="cpu")
+    with pytest.raises(ValueError, match="--dtype"):
+        RuntimeOptions(dtype="fp64")
+
+
+def test_attention_backend_chosen_once():
+    assert attention.select_backend("auto", torch.device("cpu"), torch.float32) == "sdpa"
+    assert attention.backend_name() == "sdpa"
+    if not attention.available_backends()["flash-attn"]:
+        with pytest.raises(ValueError, match="flash-attn is not installed"):
+            attention.select_backend("flash-attn", torch.device("cuda"), torch.bfloat16)
+
+
+def test_compile_failure_falls_back_to_eager(tiny_bundle_fresh):
+    bundle = tiny_bundle_fresh
+    stream = StreamConfig(height=64, width=64)
+    ref = Engine(bundle, stream, prompt="a red ball", seed=1).next_block().latents
+
+    def broken_compiler(fn):
+        def run(*a, **k):
+            raise RuntimeError("backend exploded\nsecond line")
+        return run
+    compile_dit(bundle.dit, compiler=broken_compiler)
+    engine = Engine(bundle, stream, prompt="a red ball", seed=1)
+    reason = warm_up(engine, blocks=1)
+    assert reason == "--compile failed (RuntimeError: backend exploded); running eager"
+    assert all("forward" not in vars(b) for b in bundle.dit.blocks)
+    assert engine.state.block_index == 0                                # warm-up never touched the show
+    assert torch.equal(engine.next_block().latents, ref)
+
+
+class OOMOnce(Engine):
+    """The real engine; its first block raises the real CUDA out-of-memory exception type."""
+
+    raised = False
+
+    def next_block(self):
+        if not self.raised:
+            self.raised = True
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return super().next_block()
+
+
+def test_oom_during_the_show_is_one_line_and_the_stream_continues(tiny_bundle_fresh, caplog):
+    engine = OOMOnce(tiny_bundle_fresh, StreamConfig(height=64, width=64), prompt="a red ball")
+    runner = Runner(engine, realtime=False)
+    runner.start()
+    deadline = time.time() + 60
+    error = ""
+    while time.time() < deadline and runner.blocks_done < 1:
+        error = runner.status().error or error
+        time.sleep(0.02)
+    runner.submit(C.SetPaused(True))
+    runner.stop()
+    assert runner.blocks_done >= 1
+    assert error.startswith("GPU out of memory during generation: try a smaller --size")
+    records = [r for r in caplog.records if "out of memory" in r.getMessage()]
+    assert records and all(r.exc_info is None for r in records)          # one line, no traceback
+
+
+@pytest.fixture
+def tiny_bundle_fresh():
+    from sfe_live.model.bundle import load_model
+    return load_model("tiny-random", device="cpu", dtype=torch.float32)
