@@ -5,7 +5,15 @@ never dropped; continuous ones (``cmd.coalesce``) keep only the latest per type.
 drains both at every block edge (so a command submitted during block b applies at b + 1),
 generates the next block and hands it to the listeners (which must only enqueue). A
 listener that raises is logged and kept; the show goes on. In real-time mode the worker
-stays at most ``lookahead_s`` of video ahead of the wall clock instead of racing ahead.
+stays at most ``lookahead_s`` of video ahead of the wall clock (or of the playout) instead of
+racing ahead.
+
+Pacing is never shortened by input: commands that arrive while the worker waits are applied
+at once (so the status shows them and they take effect with the next block) but the wait goes
+on. A fader at 30 Hz and no fader give the same blocks per second. Discrete commands do not
+skip the wait either: a block generated early only lands behind the frames already buffered
+(the playout is FIFO), so it would not reach the audience sooner, it would only overrun the
+playout's buffer and drop frames.
 
 ``status()`` returns an immutable snapshot the GUI, OSC and CLI poll; nothing calls into
 them from here.
@@ -118,13 +126,16 @@ class CommandQueue:
 
 class Runner:
     def __init__(self, engine: Engine, realtime: bool = True, lookahead_s: float = 1.5,
-                 ahead: Optional[Callable[[], float]] = None) -> None:
+                 ahead: Optional[Callable[[], float]] = None,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         """``ahead()`` (optional) reports the seconds of video buffered downstream (the playout);
-        in real-time mode the worker waits while it exceeds ``lookahead_s``."""
+        in real-time mode the worker waits while it exceeds ``lookahead_s``. Without it the worker
+        paces against ``clock()`` (seconds)."""
         self.engine = engine
         self.realtime = realtime
         self.lookahead_s = lookahead_s
         self._ahead = ahead
+        self._clock = clock
         self.queue = CommandQueue()
         self._listeners: list[BlockListener] = []
         self._thread: Optional[threading.Thread] = None
@@ -185,24 +196,36 @@ class Runner:
                 log.error("command %s rejected: %s", cmd, exc)
                 self._error = f"{cmd.name}: {exc}"
 
+    def _wait(self, seconds: float) -> None:
+        """Sleep up to ``seconds``; commands arriving meanwhile are applied, the sleep goes on."""
+        end = time.perf_counter() + seconds
+        while not self._stop.is_set():
+            left = end - time.perf_counter()
+            if left <= 0:
+                return
+            if self.queue.wakeup.wait(left):
+                self._apply_pending()
+
     def _pace(self) -> None:
-        """Real time: stay at most lookahead_s of video ahead of the wall clock."""
+        """Real time: stay at most lookahead_s of video ahead of the wall clock (or the playout)."""
         if not self.realtime:
             return
         if self._ahead is not None:
-            while not self._stop.is_set() and self._ahead() > self.lookahead_s and not len(self.queue):
-                self.queue.wakeup.wait(0.02)
+            while not self._stop.is_set() and not self.engine.paused and self._ahead() > self.lookahead_s:
+                self._wait(0.02)
             return
         fps = self.engine.stream.fps
-        now = time.perf_counter()
-        if self._clock_start is None:
-            self._clock_start, self._frames_out = now, 0
-            return
-        ahead = self._frames_out / fps - (now - self._clock_start)
-        if ahead > self.lookahead_s:
-            self.queue.wakeup.wait(ahead - self.lookahead_s)
-        elif ahead < -2 * self.lookahead_s:   # fell behind (slow model): re-anchor the clock
-            self._clock_start, self._frames_out = now, 0
+        while not self._stop.is_set() and not self.engine.paused:
+            now = self._clock()
+            if self._clock_start is None:        # first block, or resumed after a pause
+                self._clock_start, self._frames_out = now, 0
+                return
+            ahead = self._frames_out / fps - (now - self._clock_start)
+            if ahead <= self.lookahead_s:
+                if ahead < -2 * self.lookahead_s:   # fell behind (slow model): re-anchor the clock
+                    self._clock_start, self._frames_out = now, 0
+                return
+            self._wait(min(0.1, ahead - self.lookahead_s))
 
     def _loop(self) -> None:
         self._publish(running=True)
