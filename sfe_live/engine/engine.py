@@ -25,6 +25,7 @@ from sfe_live.engine.state import Blend, LiveParams, SessionState
 log = logging.getLogger(__name__)
 
 LOG_FORMAT = "sfe-live-log/1"
+SUPERSEDED = "SupersededPrompt"      # a prompt that arrived but was replaced before it went on air
 
 
 @dataclass(frozen=True)
@@ -73,11 +74,19 @@ class Engine:
         self.last_block: Optional[Block] = None
 
     # -- commands ----------------------------------------------------------------------------
-    def _record(self, cmd: C.Command, step: Optional[int] = None, **override: Any) -> None:
+    def _entry(self, cmd: C.Command, step: Optional[int] = None, **override: Any) -> LogEntry:
         args = {f.name: getattr(cmd, f.name) for f in dataclasses.fields(cmd)}
         args.update(override)
         args = {k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}
-        self.log.append(LogEntry(self.state.block_index, cmd.name, args, step))
+        return LogEntry(self.state.block_index, cmd.name, args, step)
+
+    def _record(self, cmd: C.Command, step: Optional[int] = None, **override: Any) -> None:
+        self.log.append(self._entry(cmd, step, **override))
+
+    def note_superseded(self, cmd: C.SetPrompt) -> None:
+        """Log a prompt that arrived but never went on air (a newer one replaced it before its
+        block edge); ``read_log`` skips these entries, so a replay gives the same frames."""
+        self.log.append(dataclasses.replace(self._entry(cmd), command=SUPERSEDED))
 
     def _purge_strength(self, strength: Optional[int]) -> int:
         """A purge's strength: the given one or the current reactivity, clamped to 0..3."""
@@ -217,7 +226,7 @@ def read_log(path: str | Path) -> tuple[dict[str, Any], dict[int, list[C.Command
                     raise ValueError(f"not a {LOG_FORMAT} header")
                 header = obj
                 continue
-            if obj["command"] in ("DriftPurge",):
+            if obj["command"] in ("DriftPurge", SUPERSEDED):
                 continue  # re-derived on replay
             timeline.setdefault(int(obj["block"]), []).append(command_from(obj["command"], dict(obj["args"])))
         except (ValueError, KeyError, TypeError) as exc:

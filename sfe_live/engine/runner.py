@@ -15,6 +15,15 @@ skip the wait either: a block generated early only lands behind the frames alrea
 (the playout is FIFO), so it would not reach the audience sooner, it would only overrun the
 playout's buffer and drop frames.
 
+Prompts are encoded off this thread (:class:`~sfe_live.engine.prompts.PromptEncoder`). A
+``SetPrompt`` whose embedding is not ready is held, with the discrete commands that came after it
+(FIFO), while generation goes on under the current prompt; it goes on air at the first block edge
+after its encoding is ready (``status().prompt_pending`` / ``encoding_ms`` show the wait). Of
+several prompts waiting at once only the newest is encoded and applied; the older ones are
+logged as superseded (the command log keeps every prompt that arrived, in order). Continuous
+values are never held. Off real time (``realtime=False``) a prompt is encoded in place, so each
+command applies at exactly the next block edge.
+
 ``status()`` returns an immutable snapshot the GUI, OSC and CLI poll; nothing calls into
 them from here.
 """
@@ -23,6 +32,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import itertools
 import logging
 import threading
 import time
@@ -34,6 +44,7 @@ import psutil
 from sfe_live.engine import commands as C
 from sfe_live.engine.engine import Engine
 from sfe_live.engine.pipeline import Block
+from sfe_live.engine.prompts import PromptEncoder
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +86,9 @@ class EngineStatus:
     rss_mb: float = 0.0
     error: str = ""
     last_command: str = ""
+    prompt_pending: str = ""         # a prompt waiting for its encoding (goes on air when ready)
+    encoding_ms: float = 0.0         # how long it has waited so far (or the last one waited)
+    prompts_superseded: int = 0      # prompts replaced by a newer one before going on air
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -136,6 +150,11 @@ class Runner:
         self.lookahead_s = lookahead_s
         self._ahead = ahead
         self._clock = clock
+        self.prompts = PromptEncoder(engine.bundle.text.get)
+        engine.pipeline.embed = self.prompts.embed
+        self._held: collections.deque[C.Command] = collections.deque()   # discrete, behind a pending prompt
+        self._asked: Optional[C.SetPrompt] = None
+        self.superseded = 0
         self.queue = CommandQueue()
         self._listeners: list[BlockListener] = []
         self._thread: Optional[threading.Thread] = None
@@ -165,10 +184,16 @@ class Runner:
     def status(self) -> EngineStatus:
         return self._status
 
+    def prefetch(self, prompts: list[str]) -> int:
+        """Encode these prompts in the background (a cue list at load) so they go on air at once."""
+        self.prompts.clear_prefetch()
+        return self.prompts.prefetch(prompts)
+
     def start(self) -> None:
         if self._thread is not None and self._thread.is_alive():
             return
         self._stop.clear()
+        self.prompts.start()
         self._thread = threading.Thread(target=self._loop, name="sfe-engine", daemon=True)
         self._thread.start()
 
@@ -177,6 +202,7 @@ class Runner:
         self.queue.wakeup.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        self.prompts.stop()
         self._publish(running=False)
 
     @property
@@ -186,15 +212,46 @@ class Runner:
     # -- worker ----------------------------------------------------------------------------------
     def _apply_pending(self) -> None:
         for cmd in self.queue.drain():
-            try:
-                was_paused = self.engine.paused
-                self.engine.apply(cmd)
-                self._last_cmd = f"{cmd.name} @ block {self.engine.state.block_index}"
-                if was_paused and not self.engine.paused:
-                    self._clock_start = None
-            except Exception as exc:  # a bad command never stops the show
-                log.error("command %s rejected: %s", cmd, exc)
-                self._error = f"{cmd.name}: {exc}"
+            if cmd.coalesce:
+                self._apply(cmd)                  # continuous values never wait behind a prompt
+            else:
+                self._held.append(cmd)
+        self._release_held()
+
+    def _release_held(self) -> None:
+        """Apply held discrete commands in order, up to a prompt whose encoding is not ready."""
+        while self._held:
+            cmd = self._held[0]
+            if isinstance(cmd, C.SetPrompt):
+                if any(isinstance(c, C.SetPrompt) for c in itertools.islice(self._held, 1, None)):
+                    self._held.popleft()          # a newer prompt is waiting: this one never goes on air
+                    self.engine.note_superseded(cmd)
+                    self.superseded += 1
+                    continue
+                if self.realtime and not self.prompts.ready(cmd.text):
+                    if self._asked is not cmd:
+                        self._asked = cmd
+                        self.prompts.want(cmd.text)
+                        return
+                    err = self.prompts.error(cmd.text)
+                    if err is None:
+                        return                    # still encoding: generation goes on meanwhile
+                    self._held.popleft()
+                    self._error = f"SetPrompt: {err}"
+                    continue
+            self._held.popleft()
+            self._apply(cmd)
+
+    def _apply(self, cmd: C.Command) -> None:
+        try:
+            was_paused = self.engine.paused
+            self.engine.apply(cmd)
+            self._last_cmd = f"{cmd.name} @ block {self.engine.state.block_index}"
+            if was_paused and not self.engine.paused:
+                self._clock_start = None
+        except Exception as exc:  # a bad command never stops the show
+            log.error("command %s rejected: %s", cmd, exc)
+            self._error = f"{cmd.name}: {exc}"
 
     def _wait(self, seconds: float) -> None:
         """Sleep up to ``seconds``; commands arriving meanwhile are applied, the sleep goes on."""
@@ -268,6 +325,7 @@ class Runner:
             dt = self._times[-1][0] - self._times[0][0]
             fps = sum(n for _, n in list(self._times)[1:]) / dt if dt > 0 else 0.0
         lb = block or e.last_block
+        pending, waited = self.prompts.pending()
         pos = st.kv.frame_positions
         self._status = EngineStatus(
             running=running, paused=e.paused, model=e.bundle.name, width=e.stream.width, height=e.stream.height,
@@ -277,8 +335,10 @@ class Runner:
             seed=st.seed, seed_locked=p.seed_locked, v2v_strength=p.v2v_strength, fps=fps,
             block_ms=1000 * lb.timings.get("block_s", 0.0) if lb else 0.0,
             decode_ms=1000 * lb.timings.get("decode_s", 0.0) if lb else 0.0,
-            queue_depth=len(self.queue), kv_frames=st.kv.cached_frames,
+            queue_depth=len(self.queue) + len(self._held), kv_frames=st.kv.cached_frames,
             positions=(min(pos), max(pos)) if pos else (0, 0), reanchors=st.kv.reanchors, purges=st.purges,
             recaches=st.recaches, drift_guard=p.drift_guard, drift=tuple(st.drift.last or ()),
             drift_deviation=st.drift.deviation, drift_triggers=st.drift.triggers,
-            rss_mb=self._proc.memory_info().rss / 2 ** 20, error=self._error, last_command=self._last_cmd)
+            rss_mb=self._proc.memory_info().rss / 2 ** 20, error=self._error, last_command=self._last_cmd,
+            prompt_pending=pending, encoding_ms=waited if pending else self.prompts.last_encoding_ms,
+            prompts_superseded=self.superseded)
