@@ -158,6 +158,7 @@ class App:
         from sfe_live.controls import ControlHub
         self.hub = ControlHub(self.submit, self.engine_status, self.control_settings())
         self.router = self.hub.router
+        self.hub.cues.on_load = self.runner.prefetch       # cue GO never waits for the text encoder
         self.hub.register_handler("record.toggle", lambda v=None: self.toggle_recording())
         self.hub.register_handler("vcam.toggle", lambda v=None: self.toggle_sink("vcam"))
         self.hub.register_handler("blackout", self.set_blackout)
