@@ -173,6 +173,18 @@ class App:
         if self.hub is not None:
             self.hub.start()
 
+    def startup_problems(self) -> list[str]:
+        """Parts the user asked for by name that did not start (an OSC port, a cue list): one line
+        each. ``run --headless`` stops with exit status 2 on them; the window shows them."""
+        errors = self.hub.errors if self.hub is not None else {}
+        s = self.settings
+        out = []
+        if s.osc and errors.get("osc"):
+            out.append(errors["osc"])
+        if s.cues and errors.get("cues"):
+            out.append(f"--cues {s.cues}: {errors['cues']}")
+        return out
+
     def stop(self) -> None:
         if self.hub is not None:
             try:

@@ -49,6 +49,8 @@ from sfe_live.engine.prompts import PromptEncoder
 log = logging.getLogger(__name__)
 
 BlockListener = Callable[[Block], None]
+ERROR_SHOWN_S = 10.0     # a rejected command's error stays in the status this long (and 2 blocks);
+                         # a generation failure's until the next good block
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,9 @@ class Runner:
         self._status = EngineStatus(model=engine.bundle.name)
         self._times: collections.deque[tuple[float, int]] = collections.deque(maxlen=8)
         self._error = ""
+        self._error_at = 0.0
+        self._error_block = 0
+        self._generation_failed = False
         self._last_cmd = ""
         self._proc = psutil.Process()
         self._clock_start: Optional[float] = None
@@ -237,7 +242,8 @@ class Runner:
                     if err is None:
                         return                    # still encoding: generation goes on meanwhile
                     self._held.popleft()
-                    self._error = f"SetPrompt: {err}"
+                    self._error, self._error_at = f"SetPrompt: {err}", time.monotonic()
+                    self._error_block = self.blocks_done
                     continue
             self._held.popleft()
             self._apply(cmd)
@@ -251,7 +257,8 @@ class Runner:
                 self._clock_start = None
         except Exception as exc:  # a bad command never stops the show
             log.error("command %s rejected: %s", cmd, exc)
-            self._error = f"{cmd.name}: {exc}"
+            self._error, self._error_at = f"{cmd.name}: {exc}", time.monotonic()
+            self._error_block = self.blocks_done
 
     def _wait(self, seconds: float) -> None:
         """Sleep up to ``seconds``; commands arriving meanwhile are applied, the sleep goes on."""
@@ -303,10 +310,16 @@ class Runner:
             except Exception as exc:
                 log.exception("block generation failed")
                 self._error = f"generation failed: {exc}"
+                self._error_at, self._generation_failed = time.monotonic(), True
                 self._publish(running=True)
                 self._stop.wait(1.0)
                 continue
             self.blocks_done += 1
+            if self._error and (self._generation_failed or (time.monotonic() - self._error_at > ERROR_SHOWN_S
+                                                            and self.blocks_done - self._error_block >= 2)):
+                if self._generation_failed:
+                    log.info("generation recovered")
+                self._error, self._generation_failed = "", False
             self._frames_out += block.frames.shape[0]
             self._times.append((time.perf_counter(), block.frames.shape[0]))
             for fn in list(self._listeners):
