@@ -31,6 +31,7 @@ from sfe_live.engine.runner import Runner
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
+LIVE_LOG_LIMIT = 2000                    # command-log entries a live show keeps in memory
 
 
 @dataclass
@@ -57,6 +58,7 @@ class AppSettings:
     vcam_size: tuple[int, int] = (1280, 720)
     record: Optional[str] = None         # a folder or an .mp4 path
     threads: Optional[int] = None        # torch CPU threads (default: cores - 1)
+    command_log: Optional[str] = None    # a JSON-lines file that gets every command (replayable)
 
 
 class App:
@@ -98,7 +100,9 @@ class App:
         height = s.height or self.bundle.config.default_height
         stream = StreamConfig(height=height, width=width, frames_per_block=s.frames_per_block,
                               kv_window=s.kv_window, sink_frames=s.sink_frames, denoising_steps=s.steps, seed=s.seed)
-        self.engine = Engine(self.bundle, stream, prompt=s.prompt, seed=s.seed)
+        # a long show keeps the newest commands in memory; the command_log file keeps them all
+        self.engine = Engine(self.bundle, stream, prompt=s.prompt, seed=s.seed, log_limit=LIVE_LOG_LIMIT,
+                             log_path=s.command_log)
         self.outputs = OutputManager(fps=stream.fps)
         block_s = stream.frames_per_block * self.bundle.config.vae.temporal_factor / stream.fps
         self.runner = Runner(self.engine, realtime=s.realtime, lookahead_s=max(0.5, 1.5 * block_s),
@@ -193,6 +197,8 @@ class App:
                 log.exception("stopping controls")
         if self.runner is not None:
             self.runner.stop()
+        if self.engine is not None:
+            self.engine.close_log()
         if self.outputs is not None:
             self.outputs.stop()
 

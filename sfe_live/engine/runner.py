@@ -49,6 +49,7 @@ from sfe_live.engine.prompts import PromptEncoder
 log = logging.getLogger(__name__)
 
 BlockListener = Callable[[Block], None]
+MAX_PROMPT_CHARS = 4000  # ≥ 512 umT5 tokens in any language; longer prompts are cut (one warning)
 ERROR_SHOWN_S = 10.0     # a rejected command's error stays in the status this long (and 2 blocks);
                          # a generation failure's until the next good block
 
@@ -157,6 +158,7 @@ class Runner:
         self._held: collections.deque[C.Command] = collections.deque()   # discrete, behind a pending prompt
         self._asked: Optional[C.SetPrompt] = None
         self.superseded = 0
+        self._warned_long = False
         self.queue = CommandQueue()
         self._listeners: list[BlockListener] = []
         self._thread: Optional[threading.Thread] = None
@@ -177,6 +179,12 @@ class Runner:
     def submit(self, cmd: C.Command) -> None:
         if not isinstance(cmd, C.Command):
             raise TypeError(f"not a command: {cmd!r}")
+        if isinstance(cmd, C.SetPrompt) and len(cmd.text) > MAX_PROMPT_CHARS:
+            if not self._warned_long:
+                self._warned_long = True
+                log.warning("a prompt of %d characters was cut to %d (the text encoder reads ~512 tokens); "
+                            "later long prompts are cut silently", len(cmd.text), MAX_PROMPT_CHARS)
+            cmd = dataclasses.replace(cmd, text=cmd.text[:MAX_PROMPT_CHARS])
         self.queue.put(cmd)
 
     def add_listener(self, fn: BlockListener) -> None:
