@@ -177,6 +177,14 @@ class App:
         if self.hub is not None:
             self.hub.start()
 
+    def summary(self) -> str:
+        """One line for the end of a run: blocks, frames generated, dropped and repeated by the playout."""
+        if self.runner is None or self.outputs is None:
+            return "nothing ran"
+        p = self.outputs.status().playout
+        return (f"{self.runner.blocks_done} blocks, {p.received} frames generated, {p.overrun_frames} dropped "
+                f"by the playout, {p.repeats} repeated")
+
     def startup_problems(self) -> list[str]:
         """Parts the user asked for by name that did not start (an OSC port, a cue list): one line
         each. ``run --headless`` stops with exit status 2 on them; the window shows them."""

@@ -528,7 +528,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                          st["error"] or "ok", st["prompt"][:60])
     finally:
         app.stop()
-        log.info("stopped cleanly")
+        log.info("stopped cleanly: %s", app.summary())
     return 0
 
 
