@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 
 Encode = Callable[[str], torch.Tensor]        # prompt -> [1, text_len, dim]
 
-DEFAULT_CAPACITY = 128                        # embeddings kept (a cue list's worth, plus recent prompts)
-DEFAULT_MAX_BYTES = 1 << 30                   # 1 GiB: 256 umT5 prompts (512 x 4096 bf16 = 4 MiB each)
+DEFAULT_CAPACITY = 64                         # embeddings kept (a cue list's worth, plus recent prompts)
+DEFAULT_MAX_BYTES = 256 << 20                 # 256 MiB: 64 umT5 prompts (512 x 4096 bf16 = 4 MiB each)
 
 
 class PromptEncoder:
