@@ -70,7 +70,9 @@ def test_runner_applies_at_next_block_and_survives_bad_listener(tiny_bundle):
     while len(seen) < 4 and time.time() < deadline:
         time.sleep(0.05)
     runner.submit(C.SetPaused(True))
-    time.sleep(0.5)
+    deadline = time.time() + 60                     # applied at the next block edge (seconds on a busy box)
+    while not runner.status().paused and time.time() < deadline:
+        time.sleep(0.05)
     n_paused = len(seen)
     time.sleep(1.0)
     status = runner.status()
