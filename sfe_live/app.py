@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
+LIVE_LOG_LIMIT = 2000                    # command-log entries a live show keeps in memory
 
 
 @dataclass
@@ -78,6 +79,7 @@ class AppSettings:
     controls: dict[str, Any] = field(default_factory=dict)   # ControlSettings fields (flags, Settings dialog)
     remote: Optional[RemoteConfig] = None  # the engine runs on a `sfe-live serve` (sfe_live.remote)
     runtime: RuntimeOptions = dataclasses.field(default_factory=RuntimeOptions)  # dtype, text device, compile, fp8
+    command_log: Optional[str] = None    # a JSON-lines file that gets every command (replayable)
 
 
 def playout_config(low_latency: bool) -> "PlayoutConfig":
@@ -141,7 +143,9 @@ class App:
         fpb = 1 if s.low_latency else s.frames_per_block
         stream = StreamConfig(height=height, width=width, frames_per_block=fpb,
                               kv_window=s.kv_window, sink_frames=s.sink_frames, denoising_steps=s.steps, seed=s.seed)
-        self.engine = Engine(self.bundle, stream, prompt=s.prompt, seed=s.seed)
+        # a long show keeps the newest commands in memory; the command_log file keeps them all
+        self.engine = Engine(self.bundle, stream, prompt=s.prompt, seed=s.seed, log_limit=LIVE_LOG_LIMIT,
+                             log_path=s.command_log)
         if s.runtime.compile:
             say(0.75, "compiling the DiT (warm-up)")
             reason = warm_up(self.engine)
@@ -217,6 +221,7 @@ class App:
         from sfe_live.controls import ControlHub
         self.hub = ControlHub(self.submit, self.engine_status, self.control_settings())
         self.router = self.hub.router
+        self.hub.cues.on_load = self.runner.prefetch       # cue GO never waits for the text encoder
         # with a value they set (/sfe/record T never stops a recording); without one they flip
         self.hub.register_handler("record.toggle", lambda v=None: self.switch_output("record", v))
         self.hub.register_handler("vcam.toggle", lambda v=None: self.switch_output("vcam", v))
@@ -246,6 +251,26 @@ class App:
                 self.message(f"v2v source {self.settings.v2v_source}: {str(exc).splitlines()[0]}", logging.ERROR)
         self.runner.start()
         self.hub.start()
+
+    def summary(self) -> str:
+        """One line for the end of a run: blocks, frames generated, dropped and repeated by the playout."""
+        if self.runner is None or self.outputs is None:
+            return "nothing ran"
+        p = self.outputs.status().playout
+        return (f"{self.runner.blocks_done} blocks, {p.received} frames generated, {p.overrun_frames} dropped "
+                f"by the playout, {p.repeats} repeated")
+
+    def startup_problems(self) -> list[str]:
+        """Parts the user asked for by name that did not start (an OSC port, a cue list): one line
+        each. ``run --headless`` stops with exit status 2 on them; the window shows them."""
+        errors = self.hub.errors if self.hub is not None else {}
+        s = self.settings
+        out = []
+        if s.osc and errors.get("osc"):
+            out.append(errors["osc"])
+        if s.cues and errors.get("cues"):
+            out.append(f"--cues {s.cues}: {errors['cues']}")
+        return out
 
     def stop(self) -> None:
         if not self.loaded:

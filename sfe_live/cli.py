@@ -558,6 +558,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     app.start()
+    if app.startup_problems():  # a part asked for by name did not start: one line, exit 2
+        app.stop()
+        raise UserError(app.startup_problems()[0])
     log.info("running headless; Ctrl-C stops")
     t_end = time.monotonic() + args.duration if args.duration else None
     last = 0.0
@@ -571,7 +574,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                          st["error"] or "ok", st["prompt"][:60])
     finally:
         app.stop()
-        log.info("stopped cleanly")
+        log.info("stopped cleanly: %s", app.summary())
     return 0
 
 

@@ -129,3 +129,23 @@ def test_an_app_is_either_not_loaded_or_fully_built():
         assert ctl.cues is app.hub.cues and ctl.keymap is app.hub.keys and ctl.ready
     finally:
         app.stop()
+
+
+def test_run_headless_exits_2_when_asked_parts_fail(tmp_path, capsys, monkeypatch):
+    """Issue 11 item 10: a taken OSC port or a missing cue list is one line and exit status 2."""
+    from sfe_live import cli
+
+    monkeypatch.setenv("SFE_LIVE_CONFIG_DIR", str(tmp_path / "cfg"))
+    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    taken.bind(("127.0.0.1", 0))
+    port = taken.getsockname()[1]
+    try:
+        code = cli.main(["run", "--headless", "--model", "tiny-random", "--osc-port", str(port), "--duration", "30"])
+    finally:
+        taken.close()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and str(port) in err[0] and err[0].startswith("sfe-live: error:")
+    code = cli.main(["run", "--headless", "--model", "tiny-random", "--osc-port", str(free_udp_port()),
+                     "--cues", str(tmp_path / "no-such-list.toml"), "--duration", "30"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "no-such-list" in err[0]

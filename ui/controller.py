@@ -137,7 +137,13 @@ class Controller:
 
 
 class ModelLoader:
-    """``App(settings).load(progress)`` on a plain thread; the GUI polls :meth:`poll`."""
+    """``App(settings).load(progress)`` on a plain thread; the GUI polls :meth:`poll`.
+
+    The new model is validated and loaded *before* the running one is touched: only when it is
+    ready is ``previous`` stopped (here, off the GUI thread: stopping may wait for a block). When
+    loading fails, ``previous`` runs on untouched and ``error`` says why. Both models are in
+    memory for a moment, so a card that cannot hold two refuses the new one and the show goes on.
+    """
 
     def __init__(self, settings: AppSettings, factory: Callable[[AppSettings], App] = App,
                  previous: Optional[App] = None) -> None:
@@ -162,25 +168,26 @@ class ModelLoader:
             self.fraction, self.text = float(fraction), str(text)
 
     def _run(self) -> None:
-        if self.previous is not None:   # stopping may wait for a block: not on the GUI thread
-            self._progress(0.0, "stopping the previous model")
+        try:
+            app = self._factory(dataclasses.replace(self.settings))
+            app.load(self._progress)
+        except Exception as exc:
+            log.error("model %r not loaded: %s", self.settings.model or "(default)", exc)
+            log.debug("model load failure", exc_info=True)
+            with self._lock:
+                self.error = f"{type(exc).__name__}: {exc}"
+                self.done = True
+            return
+        if self.previous is not None:
+            self._progress(0.95, "stopping the previous model")
             try:
                 self.previous.stop()
             except Exception:
                 log.exception("stopping the previous app failed")
             self.previous = None
-        try:
-            app = self._factory(dataclasses.replace(self.settings))
-            app.load(self._progress)
-            with self._lock:
-                self.app = app
-        except Exception as exc:
-            log.exception("loading model %r failed", self.settings.model or "(default)")
-            with self._lock:
-                self.error = f"{type(exc).__name__}: {exc}"
-        finally:
-            with self._lock:
-                self.done = True
+        with self._lock:
+            self.app = app
+            self.done = True
 
     def poll(self) -> tuple[float, str, bool]:
         with self._lock:

@@ -3,19 +3,27 @@
 Creates (or reuses) the QApplication, applies the dark theme, loads the GUI settings (a
 broken file is set aside with a message), opens :class:`~ui.main_window.MainWindow` and starts
 loading the model in the background. Uncaught exceptions on the GUI thread are logged (and so
-shown in the window's banner) instead of killing the show.
+shown in the window's banner) instead of killing the show. Ctrl-C (SIGINT) and SIGTERM close the
+window the clean way (settings saved, engine and outputs stopped), even with the performance lock
+on: Python runs the handler on the GUI thread at the window's next timer tick (≤ 16 ms).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import signal
 import sys
 import threading
 from types import TracebackType
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from sfe_live.app import AppSettings
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
+    from .main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +45,30 @@ def _install_excepthooks() -> None:
     threading.excepthook = thread_hook
 
 
+def _install_signal_handlers(qapp: "QApplication", win: "MainWindow") -> dict[int, object]:
+    """SIGINT/SIGTERM: shut the window down and leave the event loop (returns the old handlers)."""
+    from PySide6.QtCore import QTimer
+
+    def close(signum: int, frame: object) -> None:
+        log.info("%s: closing sfe-live", "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name)
+
+        def quit_now() -> None:
+            win.shutdown()
+            qapp.quit()
+        QTimer.singleShot(0, quit_now)
+
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        old[sig] = signal.signal(sig, close)
+    return old
+
+
 def run_gui(settings: Optional[AppSettings] = None, argv: Optional[list[str]] = None) -> int:
     """Open the performer's window; returns the Qt exit code."""
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
 
-    from .main_window import MainWindow
+    from .main_window import MainWindow  # noqa: F811
     from .settings import SettingsStore
     from .theme import apply_dark_theme
 
@@ -67,7 +93,12 @@ def run_gui(settings: Optional[AppSettings] = None, argv: Optional[list[str]] = 
     win.show()
     if ui_settings.output_open_on_start:
         win.open_output()
-    code = qapp.exec()
+    old = _install_signal_handlers(qapp, win)  # type: ignore[arg-type]
+    try:
+        code = qapp.exec()
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
     win.shutdown()
     return int(code)
 

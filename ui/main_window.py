@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 from .keymap import key_name
 from .logpanel import ErrorBanner, LogPanel, QueueLogHandler
 from .meters import BlockClock, LatencyMeter, RateMeter
-from .model_dialog import ModelDialog
+from .model_dialog import ModelChoice, ModelDialog
 from .outputs_panel import OutputsPanel
 from .output_window import OutputWindow, find_screen
 from .preview import choose_path, make_preview
@@ -91,6 +91,7 @@ class MainWindow(QMainWindow):
         self.controller = Controller()
         self.app: Optional[App] = None
         self.loader: Optional[ModelLoader] = None
+        self._loading_settings = self.app_settings
         self.locked = False
         self.output: Optional[OutputWindow] = None
         self.preview_path, self.preview_reason = choose_path(self.ui.preview_path)
@@ -419,20 +420,19 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ model loading
     def start_loading(self, settings: AppSettings) -> None:
-        """Load ``settings.model`` in the background; the old app keeps no GUI thread time."""
+        """Load ``settings.model`` in the background. A running show goes on until the new model is
+        ready (then it is stopped and replaced); when loading fails it goes on untouched."""
         if self.loader is not None and not self.loader.done:
             log.warning("a model is already loading")
             return
-        self.app_settings = settings
-        previous, self.app = self.app, None
-        self.controller.detach()
-        self.loader = ModelLoader(settings, factory=make_app, previous=previous).start()
+        self._loading_settings = settings
+        self.loader = ModelLoader(settings, factory=make_app, previous=self.app).start()
         self.load_row.show()
         self.progress.setValue(0)
         self.load_label.setText(f"connecting to {settings.remote.url}…" if settings.remote is not None
                                 else f"loading {settings.model or 'the default model'}…")
-        self.preview.set_overlay("loading model…")
-        self.update_title()
+        if self.app is None:
+            self.preview.set_overlay("loading model…")
 
     def _poll_loader(self) -> None:
         ld = self.loader
@@ -446,9 +446,15 @@ class MainWindow(QMainWindow):
         self.loader = None
         self.load_row.hide()
         if ld.app is None:
-            self.preview.set_overlay("no model loaded — Model › Choose model…")
-            self.banner.show_message("error", f"Model not loaded: {ld.error}")
+            if self.app is None:
+                self.preview.set_overlay("no model loaded — Model › Choose model…")
+                self.banner.show_message("error", f"Model not loaded: {ld.error}")
+            else:
+                name = str(self.app.describe_model().get("name", "the current model"))
+                self.banner.show_message("error", f"Model not loaded: {ld.error} — the show goes on with {name}")
             return
+        self.controller.detach()
+        self.app_settings = self._loading_settings
         self._attach(ld.app)
 
     def _attach(self, app: App) -> None:
@@ -481,10 +487,12 @@ class MainWindow(QMainWindow):
                           decoder=self.app_settings.decoder)
         if dlg.exec() != ModelDialog.DialogCode.Accepted:
             return
-        c = dlg.choice()
+        self.load_choice(dlg.choice())
+
+    def load_choice(self, c: ModelChoice) -> None:
+        """Load the model the dialog chose (the running show goes on until it is ready)."""
         self.start_loading(dataclasses.replace(self.app_settings, model=c.spec, checkpoint=c.checkpoint,
                                                decoder=c.decoder))
-
     def connect_remote(self) -> None:
         """File › Connect…: the engine on a ``sfe-live serve`` (sfe_live.remote)."""
         if self.locked:
@@ -519,8 +527,8 @@ class MainWindow(QMainWindow):
             self.output.set_frame(frame, seq)
 
     def _slow_tick(self, now: float) -> None:
-        self._poll_loader()
         self._drain_log()
+        self._poll_loader()          # after the log: its verdict is the banner's last word
         for action, value in self.controller.take_ui_actions():
             if action == "output.fullscreen":
                 want = (not self.output_visible) if value is None else bool(value)

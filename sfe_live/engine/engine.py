@@ -9,13 +9,14 @@ denoising step, for purges), so a performance can be re-rendered with ``replay``
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import logging
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, TextIO
 
 from sfe_live.config import StreamConfig
 from sfe_live.engine import commands as C
@@ -26,6 +27,7 @@ from sfe_live.io import atomic_write_text
 log = logging.getLogger(__name__)
 
 LOG_FORMAT = "sfe-live-log/1"
+SUPERSEDED = "SupersededPrompt"      # a prompt that arrived but was replaced before it went on air
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,11 @@ def _clamp(value: float, lo: float, hi: float, what: str) -> float:
 class Engine:
     def __init__(self, bundle: Any, stream: StreamConfig, prompt: str = "", seed: Optional[int] = None,
                  params: Optional[LiveParams] = None, source: Optional[FrameSource] = None,
-                 noise: Optional[NoiseProvider] = None) -> None:
+                 noise: Optional[NoiseProvider] = None, log_limit: Optional[int] = None,
+                 log_path: Optional[str | Path] = None) -> None:
+        """``log_limit`` bounds the in-memory command log (a live show: the newest entries are kept;
+        ``None`` keeps all, as ``render --log`` needs); ``log_path`` streams every entry to a JSON-lines
+        file as it happens (complete, whatever the limit)."""
         self.bundle = bundle
         self.stream = stream
         self.pipeline = StreamPipeline(bundle, stream, **({"noise": noise} if noise else {}))
@@ -67,18 +73,46 @@ class Engine:
         self.state: SessionState = self.pipeline.new_state(prompt, stream.seed if seed is None else seed)
         self.source = source
         self.paused = False
-        self.log: list[LogEntry] = []
+        self.log: collections.deque[LogEntry] = collections.deque(maxlen=log_limit)
+        self._log_file: Optional[TextIO] = None
         self._rng = random.Random(self.state.seed)
         self.initial_seed = self.state.seed
         self.initial_prompt = prompt
         self.last_block: Optional[Block] = None
+        if log_path is not None:
+            self._log_file = open(log_path, "w", encoding="utf-8")
+            self._log_file.write(json.dumps(self.header()) + "\n")
+            self._log_file.flush()
 
     # -- commands ----------------------------------------------------------------------------
-    def _record(self, cmd: C.Command, step: Optional[int] = None, **override: Any) -> None:
+    def _append(self, entry: LogEntry) -> None:
+        self.log.append(entry)
+        if self._log_file is not None:
+            try:
+                self._log_file.write(entry.to_json() + "\n")
+                self._log_file.flush()
+            except OSError as exc:                  # disk full: the show goes on, the file stops
+                log.error("command log stopped: %s", exc.strerror or exc)
+                self._log_file = None
+
+    def close_log(self) -> None:
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def _entry(self, cmd: C.Command, step: Optional[int] = None, **override: Any) -> LogEntry:
         args = {f.name: getattr(cmd, f.name) for f in dataclasses.fields(cmd)}
         args.update(override)
         args = {k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}
-        self.log.append(LogEntry(self.state.block_index, cmd.name, args, step))
+        return LogEntry(self.state.block_index, cmd.name, args, step)
+
+    def _record(self, cmd: C.Command, step: Optional[int] = None, **override: Any) -> None:
+        self._append(self._entry(cmd, step, **override))
+
+    def note_superseded(self, cmd: C.SetPrompt) -> None:
+        """Log a prompt that arrived but never went on air (a newer one replaced it before its
+        block edge); ``read_log`` skips these entries, so a replay gives the same frames."""
+        self._append(dataclasses.replace(self._entry(cmd), command=SUPERSEDED))
 
     def _purge_strength(self, strength: Optional[int]) -> int:
         """A purge's strength: the given one or the current reactivity, clamped to 0..3."""
@@ -141,7 +175,7 @@ class Engine:
                 log.info("seed is locked: new seed ignored")
                 return
             st.seed = self._rng.randrange(2 ** 31)
-            self.log.append(LogEntry(st.block_index, "SetSeed", {"seed": st.seed}))
+            self._append(LogEntry(st.block_index, "SetSeed", {"seed": st.seed}))
         elif isinstance(cmd, C.LockSeed):
             p.seed_locked = bool(cmd.locked)
             self._record(cmd)
@@ -150,7 +184,7 @@ class Engine:
             self._record(cmd)
         elif isinstance(cmd, C.TogglePause):
             self.paused = not self.paused
-            self.log.append(LogEntry(st.block_index, "SetPaused", {"paused": self.paused}))
+            self._append(LogEntry(st.block_index, "SetPaused", {"paused": self.paused}))
         elif isinstance(cmd, C.Reset):
             self.pipeline.reset(st)
             self._record(cmd)
@@ -169,7 +203,7 @@ class Engine:
         block = self.pipeline.step(self.state, self.params, self.source)
         self.last_block = block
         if block.drift_triggered:
-            self.log.append(LogEntry(self.state.block_index, "DriftPurge", {"strength": self.params.drift_strength}))
+            self._append(LogEntry(self.state.block_index, "DriftPurge", {"strength": self.params.drift_strength}))
         return block
 
     def run(self, blocks: int, timeline: Optional[dict[int, list[C.Command]]] = None) -> Iterable[Block]:
@@ -188,6 +222,8 @@ class Engine:
                 "frames_per_block": s.frames_per_block, "kv_window": s.kv_window, "sink_frames": s.sink_frames}
 
     def write_log(self, path: str | Path) -> None:
+        if self.log.maxlen is not None and len(self.log) == self.log.maxlen:
+            raise ValueError("the in-memory command log is trimmed: stream it with log_path instead")
         lines = [json.dumps(self.header()), *(entry.to_json() for entry in self.log)]
         atomic_write_text(path, "".join(line + "\n" for line in lines))
 
@@ -213,7 +249,7 @@ def read_log(path: str | Path) -> tuple[dict[str, Any], dict[int, list[C.Command
                     raise ValueError(f"not a {LOG_FORMAT} header")
                 header = obj
                 continue
-            if obj["command"] in ("DriftPurge",):
+            if obj["command"] in ("DriftPurge", SUPERSEDED):
                 continue  # re-derived on replay
             timeline.setdefault(int(obj["block"]), []).append(command_from(obj["command"], dict(obj["args"])))
         except (ValueError, KeyError, TypeError) as exc:

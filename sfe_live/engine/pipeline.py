@@ -110,6 +110,8 @@ class StreamPipeline:
         self.device = bundle.device
         self.dtype = bundle.dtype
         self._cross_cache: dict[str, Conditioning] = {}
+        # prompt -> [1, L, D] embeddings; the runner points this at its prompt worker's store
+        self.embed: Callable[[str], torch.Tensor] = bundle.text.get
         # optional observer of every denoising step: fn(block_index, step, x_t, x0)
         self.on_step: Optional[Callable[[int, int, torch.Tensor, torch.Tensor], None]] = None
 
@@ -118,7 +120,7 @@ class StreamPipeline:
         """Embeddings and cross-attention K/V of a prompt (LRU of 16 prompts)."""
         cond = self._cross_cache.pop(prompt, None)
         if cond is None:
-            emb = self.bundle.text.get(prompt).to(self.device, self.dtype)      # [1, L, D]
+            emb = self.embed(prompt).to(self.device, self.dtype)                 # [1, L, D]
             with torch.no_grad():
                 cond = Conditioning(prompt, emb, self.dit.cross_kv(emb))
         self._cross_cache[prompt] = cond

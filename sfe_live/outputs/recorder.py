@@ -6,6 +6,10 @@
 * Time stamps are frame counts at the model's fps, so the file plays at exactly that rate.
 * Names never overwrite: ``sfe-live-20261123-201500.mp4``, then ``…-001.mp4``, ``…-002.mp4``; the
   name is reserved atomically (``O_EXCL``) so two recorders cannot pick the same one.
+* Every stop leaves a playable file or none: a take stopped before its first frame is removed.
+* The recorder holds the file open itself; when its folder is deleted mid-take (the file lives on
+  as long as it is open), ``close`` recreates the folder, saves the whole take there and says so
+  in one line.
 * As a sink it runs on its own ``SinkRunner`` thread, so starting or stopping a recording never
   touches the playout or the other outputs. By default it skips the playout's held frames
   (``runner_options``): each generated frame is recorded once.
@@ -16,6 +20,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
+import shutil
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Optional
@@ -103,6 +108,7 @@ class Recorder:
         self.path: Optional[Path] = None  # the file (mp4) or folder (png) of the current/last take
         self.frames_written = 0
         self._container: Any = None
+        self._file: Any = None
         self._stream: Any = None
         self._png: Any = None
         self._size = (0, 0)
@@ -133,8 +139,9 @@ class Recorder:
                 return
             self.path = unique_path(self.directory, stem, ".mp4")
             rate = Fraction(fps).limit_denominator(1001)
+            self._file = open(self.path, "w+b")      # ours: it outlives a deleted folder
             container = av.open(
-                str(self.path), "w", format="mp4", options={"movflags": MP4_MOVFLAGS, "flush_packets": "1"}
+                self._file, "w", format="mp4", options={"movflags": MP4_MOVFLAGS, "flush_packets": "1"}
             )
             stream = container.add_stream(self.codec, rate=rate)
             # yuv420p needs even sizes; an odd model size loses its last row/column.
@@ -172,13 +179,40 @@ class Recorder:
         self.frames_written += 1
 
     def close(self) -> None:
-        container, stream = self._container, self._stream
-        self._container = self._stream = self._png = None
+        container, stream, fh = self._container, self._stream, self._file
+        self._container = self._stream = self._png = self._file = None
         if container is None:
+            if fh is not None:
+                fh.close()
             return
         try:
             for packet in stream.encode(None):
                 container.mux(packet)
         finally:
             container.close()
-            log.info("recording closed: %s (%d frames)", self.path, self.frames_written)
+            if fh is not None:
+                self._finish_file(fh)
+
+    def _finish_file(self, fh: Any) -> None:
+        """Close our file: none for an empty take; the take re-saved when its folder was deleted."""
+        assert self.path is not None
+        try:
+            fh.flush()
+            if self.frames_written == 0:
+                fh.close()
+                self.path.unlink(missing_ok=True)
+                log.info("recording stopped before its first frame: no file kept")
+                return
+            if not self.path.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fh.seek(0)
+                with open(self.path, "wb") as out:
+                    shutil.copyfileobj(fh, out, 1 << 20)
+                log.warning("recording folder was deleted during the take: recreated it and saved all %d "
+                            "frames to %s", self.frames_written, self.path)
+            else:
+                log.info("recording closed: %s (%d frames)", self.path, self.frames_written)
+        except OSError as exc:
+            log.error("recording %s (%d frames) lost: %s", self.path, self.frames_written, exc.strerror or exc)
+        finally:
+            fh.close()

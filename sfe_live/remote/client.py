@@ -54,6 +54,9 @@ class RemoteRunner:
     def status(self) -> EngineStatus:
         return engine_status(self.link.remote.get("engine") or {})
 
+    def prefetch(self, prompts: Any) -> None:
+        """Cue-list prompts are encoded where the engine is (the server), not here."""
+
     def start(self) -> None:
         pass
 

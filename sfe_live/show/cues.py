@@ -257,6 +257,8 @@ class CuePlayer:
         self._fired_beat: Optional[float] = None
         self._auto_done = False
         self.fired = 0
+        # called with every prompt of a newly loaded list (the engine encodes them in the background)
+        self.on_load: Optional[Callable[[list[str]], None]] = None
 
     # ------------------------------------------------------------------ loading
     def load(self, cue_list: Optional[CueList]) -> None:
@@ -265,6 +267,11 @@ class CuePlayer:
             self.cue_list = cue_list
             self.index = None
             self._fired_block = self._fired_beat = None
+        if cue_list is not None and self.on_load is not None:
+            try:
+                self.on_load([c.prompt for c in cue_list.cues])
+            except Exception:
+                log.exception("pre-encoding the cue list's prompts failed")
 
     def load_file(self, path: Union[str, Path]) -> CueList:
         cl = load_cue_list(path)
