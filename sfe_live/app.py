@@ -22,7 +22,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from sfe_live.config import StreamConfig
+from sfe_live.config import StreamOptions
 from sfe_live.engine import commands as C
 from sfe_live.engine.engine import Engine
 from sfe_live.engine.pipeline import Block
@@ -57,6 +57,13 @@ class AppSettings:
     vcam_size: tuple[int, int] = (1280, 720)
     record: Optional[str] = None         # a folder or an .mp4 path
     threads: Optional[int] = None        # torch CPU threads (default: cores - 1)
+    log: Optional[str] = None            # write the command log (replayable) here when the show stops
+
+    def stream_options(self) -> StreamOptions:
+        """The stream as chosen (validated; raises ValueError naming the bad value)."""
+        size = (self.width, self.height) if self.width and self.height else None
+        return StreamOptions(size=size, frames_per_block=self.frames_per_block, kv_window=self.kv_window,
+                             sink_frames=self.sink_frames, steps=self.steps, seed=self.seed)
 
 
 class App:
@@ -94,10 +101,7 @@ class App:
                 self.message(f"{self.bundle.name} on a CPU: expect many minutes per block; the real model "
                              "needs an NVIDIA GPU (use --model demo to try the app)", logging.WARNING)
         say(0.7, "building the engine")
-        width = s.width or self.bundle.config.default_width
-        height = s.height or self.bundle.config.default_height
-        stream = StreamConfig(height=height, width=width, frames_per_block=s.frames_per_block,
-                              kv_window=s.kv_window, sink_frames=s.sink_frames, denoising_steps=s.steps, seed=s.seed)
+        stream = s.stream_options().resolve(self.bundle.config)
         self.engine = Engine(self.bundle, stream, prompt=s.prompt, seed=s.seed)
         self.outputs = OutputManager(fps=stream.fps)
         block_s = stream.frames_per_block * self.bundle.config.vae.temporal_factor / stream.fps
@@ -182,6 +186,9 @@ class App:
             self.runner.stop()
         if self.outputs is not None:
             self.outputs.stop()
+        if self.settings.log and self.engine is not None:
+            self.engine.write_log(self.settings.log)
+            log.info("command log written to %s", self.settings.log)
 
     # -- commands and actions ---------------------------------------------------------------------
     def submit(self, cmd: C.Command) -> None:
@@ -195,9 +202,10 @@ class App:
         return self.hub.trigger(action_id, value, source=source)
 
     # -- sources (video-to-video) ----------------------------------------------------------------
-    def set_v2v_source(self, source: Any, strength: Optional[float] = None) -> None:
-        """Feed a source (``latest(n) -> uint8 [n, H, W, 3]``) to the engine; None stops v2v."""
-        if self.engine is None:
+    def set_v2v_source(self, source: Any, amount: Optional[float] = None) -> None:
+        """Feed a source (``latest(n) -> uint8 [n, H, W, 3]``) to the engine from the next block on;
+        None stops v2v. A file source stepped at the stream's rate is logged as replayable."""
+        if self.engine is None or self.runner is None:
             raise RuntimeError("the app is not loaded yet")
         old = getattr(self, "_v2v_source", None)
         if old is not None and old is not source:
@@ -206,13 +214,19 @@ class App:
             except Exception:
                 log.exception("closing the previous v2v source")
         self._v2v_source = source
+        from sfe_live.engine.replaylog import SourceSpec
+        from sfe_live.sources.file import FileSource
         if source is not None:
             source.open(self.engine.stream.width, self.engine.stream.height)
-            self.engine.source = source.latest
+            if isinstance(source, FileSource) and source.stepped_fps == self.engine.stream.fps:
+                spec = SourceSpec("file", str(source.path.resolve()), source.name)
+            else:
+                spec = SourceSpec("live", name=source.name)
+            self.runner.set_source(source.latest, spec)
         else:
-            self.engine.source = None
-        if strength is not None:
-            self.submit(C.SetV2V(strength))
+            self.runner.set_source(None, SourceSpec())
+        if amount is not None:
+            self.submit(C.SetV2V(amount=amount))
 
     # -- outputs -----------------------------------------------------------------------------------
     def start_recording(self, target: str | Path) -> Path:

@@ -94,7 +94,7 @@ def test_render_v2v_from_file(tmp_path, capsys):
     for strength in ("0.25", "1.0"):
         out = tmp_path / f"v2v-{strength}.mp4"
         assert main(["render", "--model", "tiny-random", "--prompt", "x", "--blocks", "3", "--v2v", str(src),
-                     "--v2v-strength", strength, "--out", str(out), "--log", str(tmp_path / "v.jsonl")]) == 0
+                     "--v2v-amount", strength, "--out", str(out), "--log", str(tmp_path / "v.jsonl")]) == 0
         frames, rate, w, h = decode_all(out)
         assert len(frames) == 9 + 24 and (w, h) == (64, 64)
         outs[strength] = np.stack(frames).astype(float)

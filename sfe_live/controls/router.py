@@ -217,12 +217,10 @@ class ActionRouter:
                 out.update(fn())
             except Exception:
                 log.exception("state provider failed")
-        if "strength" not in out and "reactivity" in out:
-            out["strength"] = out["reactivity"]
+        for alias, name in STATE_ALIASES.items():
+            if alias not in out and name in out:
+                out[alias] = out[name]
         return out
 
     def get(self, name: str, default: Any = None) -> Any:
-        st = self.state()
-        if name in st:
-            return st[name]
-        return st.get(STATE_ALIASES.get(name, name), default)
+        return self.state().get(name, default)

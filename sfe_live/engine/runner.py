@@ -25,7 +25,8 @@ import psutil
 
 from sfe_live.engine import commands as C
 from sfe_live.engine.engine import Engine
-from sfe_live.engine.pipeline import Block
+from sfe_live.engine.pipeline import Block, FrameSource
+from sfe_live.engine.replaylog import SourceSpec
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,8 @@ class EngineStatus:
     steps: tuple[int, ...] = ()
     seed: int = 0
     seed_locked: bool = False
-    v2v_strength: float = 0.0
+    purge_mode: str = "full"
+    v2v_amount: float = 0.0
     fps: float = 0.0                 # generated pixel frames per second (recent blocks)
     block_ms: float = 0.0
     decode_ms: float = 0.0
@@ -137,12 +139,20 @@ class Runner:
         self._clock_start: Optional[float] = None
         self._frames_out = 0
         self.blocks_done = 0
+        self._source_lock = threading.Lock()
+        self._pending_source: Optional[tuple[Optional[FrameSource], SourceSpec]] = None
 
     # -- public API (any thread) -----------------------------------------------------------------
     def submit(self, cmd: C.Command) -> None:
         if not isinstance(cmd, C.Command):
             raise TypeError(f"not a command: {cmd!r}")
         self.queue.put(cmd)
+
+    def set_source(self, source: Optional[FrameSource], spec: SourceSpec) -> None:
+        """Switch the video-to-video input at the next block edge (logged there, for replay)."""
+        with self._source_lock:
+            self._pending_source = (source, spec)
+        self.queue.wakeup.set()
 
     def add_listener(self, fn: BlockListener) -> None:
         self._listeners.append(fn)
@@ -174,6 +184,10 @@ class Runner:
 
     # -- worker ----------------------------------------------------------------------------------
     def _apply_pending(self) -> None:
+        with self._source_lock:
+            pending, self._pending_source = self._pending_source, None
+        if pending is not None:
+            self.engine.set_source(*pending)
         for cmd in self.queue.drain():
             try:
                 was_paused = self.engine.paused
@@ -251,7 +265,7 @@ class Runner:
             fps_target=e.stream.fps, block=st.block_index, latent_frame=st.latent_frame,
             prompt=st.blend.dst.prompt if st.blend else st.cond.prompt, blending=st.blend is not None,
             reactivity=p.reactivity, memory=p.memory, noise_scale=p.noise_scale, steps=tuple(p.steps),
-            seed=st.seed, seed_locked=p.seed_locked, v2v_strength=p.v2v_strength, fps=fps,
+            seed=st.seed, seed_locked=p.seed_locked, purge_mode=p.purge_mode, v2v_amount=p.v2v_amount, fps=fps,
             block_ms=1000 * lb.timings.get("block_s", 0.0) if lb else 0.0,
             decode_ms=1000 * lb.timings.get("decode_s", 0.0) if lb else 0.0,
             queue_depth=len(self.queue), kv_frames=st.kv.cached_frames,
