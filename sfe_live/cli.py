@@ -129,6 +129,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     from sfe_live.engine.replaylog import read_log
     from sfe_live.render import RenderJob, render
     opts = stream_options(args)
+    cues, amount = _load_cues(args.cues), _v2v_amount(args.v2v_amount)     # checked before the slow load
     replay = None
     if args.replay:
         if args.cues or args.v2v:
@@ -151,8 +152,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise UserError(str(exc)) from None
     job = RenderJob(stream=stream, prompt=args.prompt, seconds=args.seconds, blocks=args.blocks,
-                    cues=_load_cues(args.cues), bpm=args.bpm, replay=replay, v2v=args.v2v,
-                    v2v_amount=_v2v_amount(args.v2v_amount), out=args.out, frames_dir=args.frames_dir, log=args.log)
+                    cues=cues, bpm=args.bpm, replay=replay, v2v=args.v2v, v2v_amount=amount, out=args.out, frames_dir=args.frames_dir, log=args.log)
     stats = render(bundle, job)
     if args.stats:
         Path(args.stats).write_text(json.dumps(stats, indent=2))

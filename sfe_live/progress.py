@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import Optional, TextIO
 
 
 class Progress:
-    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, total: int, stream: Optional[TextIO] = None) -> None:
+        stream = stream or sys.stderr                   # looked up now: it may have been replaced
         self.total, self.stream, self.t0 = total, stream, time.perf_counter()
         self.tty = stream.isatty()
 

@@ -77,19 +77,9 @@ def test_doctor_and_console_script(tmp_path):
     assert "not a Wan2.1 model folder" in r.stdout
 
 
-def test_render_v2v_from_file(tmp_path, capsys):
+def test_render_v2v_from_file(tmp_path, capsys, make_video):
     """File source -> video-to-video render, end to end; the input steers the output."""
-    src = tmp_path / "input.mp4"
-    with av.open(str(src), "w") as c:
-        s = c.add_stream("libx264", rate=16)
-        s.width, s.height, s.pix_fmt = 96, 64, "yuv420p"
-        for i in range(24):
-            f = np.zeros((64, 96, 3), np.uint8)
-            f[:, : 48 + i] = (255, 40, 40)
-            for pkt in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                c.mux(pkt)
-        for pkt in s.encode():
-            c.mux(pkt)
+    src = make_video(tmp_path / "input.mp4", n=24, width=96, height=64, start=48)
     outs = {}
     for strength in ("0.25", "1.0"):
         out = tmp_path / f"v2v-{strength}.mp4"

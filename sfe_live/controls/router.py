@@ -142,6 +142,10 @@ class ActionRouter:
                 if action_id not in self._warned:
                     self._warned.add(action_id)
                     log.warning("no handler registered for action %s (from %s)", action_id, source)
+        except ValueError as e:  # a command refused its value (commands validate themselves)
+            self.errors += 1
+            ok = False
+            log.warning("%s from %s ignored: %s", action_id, source, e)
         except Exception:  # a handler must never take an input thread down
             self.errors += 1
             ok = False
