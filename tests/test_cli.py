@@ -22,8 +22,8 @@ def decode_all(path):
 def test_render_seconds_mp4_and_replay(tmp_path, capsys):
     out, log = tmp_path / "show.mp4", tmp_path / "show.jsonl"
     cues = tmp_path / "cues.toml"
-    cues.write_text('name = "t"\n[[cue]]\nprompt = "a red ball"\n\n[[cue]]\nprompt = "a blue square"\n'
-                    'transition = "purge"\nstrength = 3\n')
+    cues.write_text('name = "t"\n[[cue]]\nprompt = "a red ball"\nadvance_blocks = 2\n\n[[cue]]\n'
+                    'prompt = "a blue square"\ntransition = "purge"\nstrength = 3\n')
     rc = main(["render", "--model", "tiny-random", "--cues", str(cues), "--seconds", "3", "--seed", "5",
                "--out", str(out), "--log", str(log), "--stats", str(tmp_path / "s.json")])
     assert rc == 0
@@ -32,7 +32,9 @@ def test_render_seconds_mp4_and_replay(tmp_path, capsys):
     stats = json.loads((tmp_path / "s.json").read_text())
     assert stats["frames"] == 48
     entries = [json.loads(line) for line in log.read_text().splitlines()[1:]]
-    assert [e["command"] for e in entries] == ["SetPrompt"] and entries[0]["args"]["transition"] == "purge"
+    # the cue player fires cue 1 at block 0 and advances to cue 2 after 2 blocks, as it does live
+    assert [(e["command"], e["block"], e["args"]["transition"]) for e in entries] == [
+        ("SetPrompt", 0, "cut"), ("SetPrompt", 2, "purge")]
     frames_dir = tmp_path / "frames"
     assert main(["render", "--model", "tiny-random", "--replay", str(log), "--seconds", "3",
                  "--frames-dir", str(frames_dir)]) == 0
