@@ -23,6 +23,13 @@ from sfe_live.engine.state import Blend, LiveParams, PendingPurge, SessionState
 
 log = logging.getLogger(__name__)
 
+# command type -> (LiveParams attribute, command field) for commands that only set one value
+_LIVE_PARAMS: dict[type, tuple[str, str]] = {
+    C.SetReactivity: ("reactivity", "strength"), C.SetPurgeMode: ("purge_mode", "mode"),
+    C.SetMemory: ("memory", "value"), C.SetNoiseScale: ("noise_scale", "value"),
+    C.SetV2V: ("v2v_amount", "amount"), C.LockSeed: ("seed_locked", "locked"),
+}
+
 
 class Engine:
     def __init__(self, bundle: Any, stream: StreamConfig, prompt: str = "", seed: Optional[int] = None,
@@ -65,7 +72,11 @@ class Engine:
     def apply(self, cmd: C.Command) -> None:
         """Apply one command now (between blocks). Commands validate their values when built."""
         st, p = self.state, self.params
-        if isinstance(cmd, C.SetPrompt):
+        if type(cmd) in _LIVE_PARAMS:                       # continuous values: copied as they are
+            param, field = _LIVE_PARAMS[type(cmd)]
+            setattr(p, param, getattr(cmd, field))
+            self._record(cmd)
+        elif isinstance(cmd, C.SetPrompt):
             new = self.pipeline.condition(cmd.text)
             if cmd.transition == "blend" and cmd.blend_blocks > 1:
                 st.blend = Blend(src=st.cond.embeds, dst=new, blocks=cmd.blend_blocks, mode=cmd.blend_mode)
@@ -91,18 +102,6 @@ class Engine:
         elif isinstance(cmd, C.Recache):
             st.pending_recache = True
             self._record(cmd)
-        elif isinstance(cmd, C.SetReactivity):
-            p.reactivity = cmd.strength
-            self._record(cmd)
-        elif isinstance(cmd, C.SetPurgeMode):
-            p.purge_mode = cmd.mode
-            self._record(cmd)
-        elif isinstance(cmd, C.SetMemory):
-            p.memory = cmd.value
-            self._record(cmd)
-        elif isinstance(cmd, C.SetNoiseScale):
-            p.noise_scale = cmd.value
-            self._record(cmd)
         elif isinstance(cmd, C.SetSteps):
             C.check_steps(cmd.steps, self.stream.num_train_timesteps)
             p.steps = cmd.steps
@@ -116,9 +115,6 @@ class Engine:
                 return
             st.seed = self._rng.randrange(2 ** 31)
             self.log.append(LogEntry(st.block_index, "SetSeed", {"seed": st.seed}))
-        elif isinstance(cmd, C.LockSeed):
-            p.seed_locked = cmd.locked
-            self._record(cmd)
         elif isinstance(cmd, C.SetPaused):
             self.paused = cmd.paused
             self._record(cmd)
@@ -131,9 +127,6 @@ class Engine:
             self._record(cmd)
         elif isinstance(cmd, C.SetDriftGuard):
             p.drift_guard, p.drift_strength, p.drift_threshold = cmd.enabled, cmd.strength, cmd.threshold
-            self._record(cmd)
-        elif isinstance(cmd, C.SetV2V):
-            p.v2v_amount = cmd.amount
             self._record(cmd)
         else:
             raise TypeError(f"not an engine command: {cmd!r}")
