@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 
-from sfe_live.config import RemoteConfig, StreamConfig
+from sfe_live.config import RemoteConfig, StreamConfig, StreamOptions
 from sfe_live.engine import commands as C
 from sfe_live.engine.engine import Engine
 from sfe_live.engine.pipeline import Block
@@ -73,13 +73,19 @@ class AppSettings:
     link: bool = False                   # Ableton Link tempo (aalink extra)
     outputs: OutputOptions = OutputOptions()   # Spout, Syphon, NDI, virtual camera, recording
     v2v_source: Optional[str] = None     # KIND[:NAME] (sources.options.make_source), opened at start
-    v2v_strength: float = 0.5
+    v2v_amount: float = 0.5             # 0..1: how much of each block video-to-video re-generates
     low_latency: bool = False            # 1 latent frame per block and a minimal playout buffer
     threads: Optional[int] = None        # torch CPU threads (default: cores - 1)
     controls: dict[str, Any] = field(default_factory=dict)   # ControlSettings fields (flags, Settings dialog)
     remote: Optional[RemoteConfig] = None  # the engine runs on a `sfe-live serve` (sfe_live.remote)
     runtime: RuntimeOptions = dataclasses.field(default_factory=RuntimeOptions)  # dtype, text device, compile, fp8
-    command_log: Optional[str] = None    # a JSON-lines file that gets every command (replayable)
+    log: Optional[str] = None            # write the command log (replayable) here when the show stops
+
+    def stream_options(self) -> StreamOptions:
+        """The stream as chosen (validated; raises ValueError naming the bad value)."""
+        size = (self.width, self.height) if self.width and self.height else None
+        return StreamOptions(size=size, frames_per_block=1 if self.low_latency else self.frames_per_block,
+                             kv_window=self.kv_window, sink_frames=self.sink_frames, steps=self.steps, seed=self.seed)
 
 
 def playout_config(low_latency: bool) -> "PlayoutConfig":
@@ -138,14 +144,10 @@ class App:
                 self.message(f"{self.bundle.name} on a CPU: expect many minutes per block; the real model "
                              "needs an NVIDIA GPU (use --model demo to try the app)", logging.WARNING)
         say(0.7, "building the engine")
-        width = s.width or self.bundle.config.default_width
-        height = s.height or self.bundle.config.default_height
-        fpb = 1 if s.low_latency else s.frames_per_block
-        stream = StreamConfig(height=height, width=width, frames_per_block=fpb,
-                              kv_window=s.kv_window, sink_frames=s.sink_frames, denoising_steps=s.steps, seed=s.seed)
-        # a long show keeps the newest commands in memory; the command_log file keeps them all
-        self.engine = Engine(self.bundle, stream, prompt=s.prompt, seed=s.seed, log_limit=LIVE_LOG_LIMIT,
-                             log_path=s.command_log)
+        stream = s.stream_options().resolve(self.bundle.config)
+        # a long show keeps the newest commands in memory, unless --log asks for all of them
+        self.engine = Engine(self.bundle, stream, prompt=s.prompt, seed=s.seed,
+                             log_limit=None if s.log else LIVE_LOG_LIMIT)
         if s.runtime.compile:
             say(0.75, "compiling the DiT (warm-up)")
             reason = warm_up(self.engine)
@@ -246,7 +248,7 @@ class App:
         if self.settings.v2v_source and self.v2v_source is None:
             from sfe_live.sources.options import make_source
             try:
-                self.set_v2v_source(make_source(self.settings.v2v_source), self.settings.v2v_strength)
+                self.set_v2v_source(make_source(self.settings.v2v_source), self.settings.v2v_amount)
             except Exception as exc:  # a missing source never stops generation
                 self.message(f"v2v source {self.settings.v2v_source}: {str(exc).splitlines()[0]}", logging.ERROR)
         self.runner.start()
@@ -281,6 +283,9 @@ class App:
             log.exception("stopping controls")
         self.runner.stop()
         self.outputs.stop()
+        if self.settings.log:
+            self.engine.write_log(self.settings.log)
+            log.info("command log written to %s", self.settings.log)
 
     # -- commands and actions ---------------------------------------------------------------------
     def submit(self, cmd: C.Command) -> None:
@@ -292,8 +297,9 @@ class App:
         return self.hub.trigger(action_id, value, source=source)
 
     # -- sources (video-to-video) ----------------------------------------------------------------
-    def set_v2v_source(self, source: Optional[Source], strength: Optional[float] = None) -> None:
-        """Feed a source (``latest(n) -> uint8 [n, H, W, 3]``) to the engine; None stops v2v."""
+    def set_v2v_source(self, source: Optional[Source], amount: Optional[float] = None) -> None:
+        """Feed a source (``latest(n) -> uint8 [n, H, W, 3]``) to the engine from the next block on;
+        None stops v2v. A file source stepped at the stream's rate is logged as replayable."""
         old = self.v2v_source
         if old is not None and old is not source:
             try:
@@ -301,13 +307,19 @@ class App:
             except Exception:
                 log.exception("closing the previous v2v source")
         self.v2v_source = source
+        from sfe_live.engine.replaylog import SourceSpec
+        from sfe_live.sources.file import FileSource
         if source is not None:
             source.open(self.engine.stream.width, self.engine.stream.height)
-            self.engine.source = source.latest
+            if isinstance(source, FileSource) and source.stepped_fps == self.engine.stream.fps:
+                spec = SourceSpec("file", str(source.path.resolve()), source.name)
+            else:
+                spec = SourceSpec("live", name=source.name)
+            self.runner.set_source(source.latest, spec)
         else:
-            self.engine.source = None
-        if strength is not None:
-            self.submit(C.SetV2V(strength))
+            self.runner.set_source(None, SourceSpec())
+        if amount is not None:
+            self.submit(C.SetV2V(amount=amount))
 
     # -- outputs -----------------------------------------------------------------------------------
     def set_output(self, key: str, on: bool) -> None:

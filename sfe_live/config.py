@@ -11,7 +11,7 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Optional, Protocol, runtime_checkable
 
 MAX_WIDTH = 65536          # hidden / text / ffn widths (Wan 14B: dim 5120, ffn 13824, text 4096)
 MAX_LAYERS = 1024
@@ -232,6 +232,11 @@ class StreamConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "denoising_steps", tuple(int(s) for s in self.denoising_steps))
+        check_steps(self.denoising_steps, self.num_train_timesteps)
+        if self.sink_frames < 0:
+            raise ValueError("sink_frames must be >= 0")
+        if self.kv_window < -1 or self.kv_window == 0:
+            raise ValueError(f"kv_window must be -1 (the whole horizon) or a number of frames, got {self.kv_window}")
         if self.frames_per_block < 1:
             raise ValueError("frames_per_block must be >= 1")
         if self.kv_window != -1 and self.kv_window < self.frames_per_block + self.sink_frames:
@@ -251,6 +256,39 @@ class StreamConfig:
     def latent_size(self, vae: "LatentGeometry") -> tuple[int, int]:
         f = vae.spatial_factor
         return self.height // f, self.width // f
+
+
+def check_steps(steps: tuple[int, ...], num_train_timesteps: int = 1000) -> None:
+    """Denoising steps: 1 to 16 values, each 1..num_train_timesteps (ValueError otherwise)."""
+    if not 1 <= len(steps) <= 16 or any(not 0 < s <= num_train_timesteps for s in steps):
+        raise ValueError(f"denoising steps must be 1 to 16 values in 1..{num_train_timesteps}, got {list(steps)}")
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """The stream as a user chose it (command line, settings, a replay log header); ``resolve``
+    fills in what the model decides (its native size) and gives the ``StreamConfig``. The one
+    place every command (render, bench, run, gui) builds its stream from; invalid choices raise
+    ValueError when the options are built, before any model is loaded."""
+
+    size: Optional[tuple[int, int]] = None          # (width, height); None = the model's native size
+    frames_per_block: int = 3
+    kv_window: int = -1
+    sink_frames: int = 0
+    steps: tuple[int, ...] = (1000, 750, 500, 250)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", tuple(self.steps))
+        if self.size is not None and (len(self.size) != 2 or min(self.size) < 1):
+            raise ValueError(f"size {self.size} must be two positive numbers (width, height)")
+        self.resolve(ModelConfig("check", DiTConfig(), VAEConfig(), TextConfig(), 480, 832))
+
+    def resolve(self, model: "ModelConfig") -> StreamConfig:
+        width, height = self.size or (model.default_width, model.default_height)
+        return StreamConfig(height=height, width=width, frames_per_block=self.frames_per_block,
+                            kv_window=self.kv_window, sink_frames=self.sink_frames,
+                            denoising_steps=self.steps, seed=self.seed)
 
 
 def check_size(height: int, width: int, multiple: int) -> None:

@@ -84,3 +84,25 @@ def jack_server() -> Iterator[str]:
             os.environ.pop("JACK_DEFAULT_SERVER", None)
         else:
             os.environ["JACK_DEFAULT_SERVER"] = old
+
+
+@pytest.fixture
+def make_video():
+    """``make_video(path, n, width, height, colour, start)``: an H.264 file of n frames whose
+    coloured band widens by a pixel per frame (a moving input for video-to-video)."""
+    import av
+    import numpy as np
+
+    def make(path, n=24, width=64, height=64, colour=(255, 40, 40), start=10):
+        with av.open(str(path), "w") as c:
+            s = c.add_stream("libx264", rate=16)
+            s.width, s.height, s.pix_fmt = width, height, "yuv420p"
+            for i in range(n):
+                f = np.zeros((height, width, 3), np.uint8)
+                f[:, : start + i] = colour
+                for pkt in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                    c.mux(pkt)
+            for pkt in s.encode():
+                c.mux(pkt)
+        return path
+    return make

@@ -22,8 +22,8 @@ def decode_all(path):
 def test_render_seconds_mp4_and_replay(tmp_path, capsys):
     out, log = tmp_path / "show.mp4", tmp_path / "show.jsonl"
     cues = tmp_path / "cues.toml"
-    cues.write_text('name = "t"\n[[cue]]\nprompt = "a red ball"\n\n[[cue]]\nprompt = "a blue square"\n'
-                    'transition = "purge"\nstrength = 3\n')
+    cues.write_text('name = "t"\n[[cue]]\nprompt = "a red ball"\nadvance_blocks = 2\n\n[[cue]]\n'
+                    'prompt = "a blue square"\ntransition = "purge"\nstrength = 3\n')
     rc = main(["render", "--model", "tiny-random", "--cues", str(cues), "--seconds", "3", "--seed", "5",
                "--out", str(out), "--log", str(log), "--stats", str(tmp_path / "s.json")])
     assert rc == 0
@@ -32,7 +32,9 @@ def test_render_seconds_mp4_and_replay(tmp_path, capsys):
     stats = json.loads((tmp_path / "s.json").read_text())
     assert stats["frames"] == 48
     entries = [json.loads(line) for line in log.read_text().splitlines()[1:]]
-    assert [e["command"] for e in entries] == ["SetPrompt"] and entries[0]["args"]["transition"] == "purge"
+    # the cue player fires cue 1 at block 0 and advances to cue 2 after 2 blocks, as it does live
+    assert [(e["command"], e["block"], e["args"]["transition"]) for e in entries] == [
+        ("SetPrompt", 0, "cut"), ("SetPrompt", 2, "purge")]
     frames_dir = tmp_path / "frames"
     assert main(["render", "--model", "tiny-random", "--replay", str(log), "--seconds", "3",
                  "--frames-dir", str(frames_dir)]) == 0
@@ -77,24 +79,14 @@ def test_doctor_and_console_script(tmp_path):
     assert "not a Wan2.1 model folder" in r.stdout
 
 
-def test_render_v2v_from_file(tmp_path, capsys):
+def test_render_v2v_from_file(tmp_path, capsys, make_video):
     """File source -> video-to-video render, end to end; the input steers the output."""
-    src = tmp_path / "input.mp4"
-    with av.open(str(src), "w") as c:
-        s = c.add_stream("libx264", rate=16)
-        s.width, s.height, s.pix_fmt = 96, 64, "yuv420p"
-        for i in range(24):
-            f = np.zeros((64, 96, 3), np.uint8)
-            f[:, : 48 + i] = (255, 40, 40)
-            for pkt in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                c.mux(pkt)
-        for pkt in s.encode():
-            c.mux(pkt)
+    src = make_video(tmp_path / "input.mp4", n=24, width=96, height=64, start=48)
     outs = {}
     for strength in ("0.25", "1.0"):
         out = tmp_path / f"v2v-{strength}.mp4"
         assert main(["render", "--model", "tiny-random", "--prompt", "x", "--blocks", "3", "--v2v", str(src),
-                     "--v2v-strength", strength, "--out", str(out), "--log", str(tmp_path / "v.jsonl")]) == 0
+                     "--v2v-amount", strength, "--out", str(out), "--log", str(tmp_path / "v.jsonl")]) == 0
         frames, rate, w, h = decode_all(out)
         assert len(frames) == 9 + 24 and (w, h) == (64, 64)
         outs[strength] = np.stack(frames).astype(float)

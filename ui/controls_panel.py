@@ -268,8 +268,8 @@ class ControlsPanel(QFrame):
             else:
                 self.drift_state.setText("off")
                 set_state(self.drift_state, "")
-        if "v2v_strength" in st and not self.v2v.isSliderDown():
-            v = int(round(float(st["v2v_strength"]) * 100))
+        if "v2v_amount" in st and not self.v2v.isSliderDown():
+            v = int(round(float(st["v2v_amount"]) * 100))
             if v != self.v2v.value():
                 self.v2v.blockSignals(True)
                 self.v2v.setValue(v)

@@ -317,7 +317,12 @@ def default_specs() -> list[ActionSpec]:
         # cache and memory
         S("purge", "Purge", TRIGGER, "int", 0, C.MAX_STRENGTH, optional=True, osc=_osc("purge"),
           command=lambda v, p: C.Purge(strength=v),
-          description="Clear the KV cache; strength 0..3 (3 = strongest change), none = reactivity."),
+          description="Clear the KV cache (what stays: purge.mode); strength 0..3 (3 = strongest change), "
+                      "none = reactivity."),
+        S("purge.mode", "Purge mode", TRIGGER, "enum", choices=C.PURGE_MODES, state="purge_mode",
+          osc=_osc("purge/mode"), command=lambda v, p: C.SetPurgeMode(mode=v),
+          description="What a purge keeps: full (nothing), keep-last (sink + last frame: the new prompt "
+                      "at once, the picture continues), keep-sink (the sink frames)."),
         S("recache", "Recache", TRIGGER, osc=_osc("recache"), command=lambda v, p: C.Recache(),
           description="Recompute the cached window under the current prompt."),
         S("reactivity.set", "Reactivity", CONTINUOUS, "int", 0, C.MAX_STRENGTH, default=3,
@@ -332,9 +337,9 @@ def default_specs() -> list[ActionSpec]:
         S("steps.set", "Denoising steps", CONTINUOUS, "int", 1, 4, default=4, state="steps",
           osc=_osc("steps"), command=lambda v, p: C.SetSteps(steps=steps_for(v)),
           description="Number of denoising steps (4 = 1000/750/500/250)."),
-        S("v2v.set", "Video-to-video", CONTINUOUS, "float", 0.0, 1.0, default=0.0, state="v2v_strength",
-          osc=_osc("v2v"), command=lambda v, p: C.SetV2V(strength=v),
-          description="Video-to-video strength (0 = off)."),
+        S("v2v.set", "Video-to-video", CONTINUOUS, "float", 0.0, 1.0, default=0.0, state="v2v_amount",
+          osc=_osc("v2v"), command=lambda v, p: C.SetV2V(amount=v),
+          description="Video-to-video amount 0..1 (0 = off)."),
         S("driftguard.toggle", "Drift guard", TOGGLE, "bool", state="drift_guard",
           osc=_osc("driftguard"), command=lambda v, p: C.SetDriftGuard(enabled=bool(v)),
           description="Turn the drift guard on or off."),

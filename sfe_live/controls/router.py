@@ -141,6 +141,10 @@ class ActionRouter:
                 if action_id not in self._warned:
                     self._warned.add(action_id)
                     log.warning("no handler registered for action %s (from %s)", action_id, source)
+        except ValueError as e:  # a command refused its value (commands validate themselves)
+            self.errors += 1
+            ok = False
+            log.warning("%s from %s ignored: %s", action_id, source, e)
         except Exception:  # a handler must never take an input thread down
             self.errors += 1
             ok = False
@@ -217,12 +221,10 @@ class ActionRouter:
                 out.update(fn())
             except Exception:
                 log.exception("state provider failed")
-        if "strength" not in out and "reactivity" in out:
-            out["strength"] = out["reactivity"]
+        for alias, name in STATE_ALIASES.items():
+            if alias not in out and name in out:
+                out[alias] = out[name]
         return out
 
     def get(self, name: str, default: Any = None) -> Any:
-        st = self.state()
-        if name in st:
-            return st[name]
-        return st.get(STATE_ALIASES.get(name, name), default)
+        return self.state().get(name, default)

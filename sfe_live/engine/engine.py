@@ -3,172 +3,130 @@
 ``Engine`` owns one ``StreamPipeline`` and one ``SessionState``. ``apply(cmd)`` changes
 state or parameters at a block edge (the caller decides when: the runner drains its queue
 between blocks; ``render`` replays a timeline); ``next_block()`` generates one block. Every
-applied command is appended to ``log`` with the block index it took effect at (and the
-denoising step, for purges), so a performance can be re-rendered with ``replay``.
+applied command is appended to ``log`` with the block index it took effect at, and a purge
+with the denoising step that actually ran (filled in once its block has run), so a
+performance can be re-rendered frame for frame (``replaylog``).
 """
 
 from __future__ import annotations
 
-import collections
-import dataclasses
-import json
 import logging
 import random
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional, TextIO
+from typing import Any, Iterable, Optional
 
 from sfe_live.config import StreamConfig
 from sfe_live.engine import commands as C
 from sfe_live.engine.pipeline import Block, FrameSource, NoiseProvider, StreamPipeline
-from sfe_live.engine.state import Blend, LiveParams, SessionState
-from sfe_live.io import atomic_write_text
+from sfe_live.engine.replaylog import SUPERSEDED, LogEntry, LogHeader, SourceSpec, write_log
+from sfe_live.engine.state import Blend, LiveParams, PendingPurge, SessionState
 
 log = logging.getLogger(__name__)
 
-LOG_FORMAT = "sfe-live-log/1"
-SUPERSEDED = "SupersededPrompt"      # a prompt that arrived but was replaced before it went on air
-
-
-@dataclass(frozen=True)
-class LogEntry:
-    block: int
-    command: str
-    args: dict[str, Any]
-    step: Optional[int] = None
-
-    def to_json(self) -> str:
-        return json.dumps({"block": self.block, "command": self.command, "args": self.args,
-                           **({"step": self.step} if self.step is not None else {})})
-
-
-def command_from(name: str, args: dict[str, Any]) -> C.Command:
-    classes = {cls.__name__: cls for cls in C.ALL_COMMANDS}
-    if name not in classes:
-        raise ValueError(f"unknown command {name!r} (known: {', '.join(sorted(classes))})")
-    cls = classes[name]
-    if "steps" in args:
-        args = {**args, "steps": tuple(args["steps"])}
-    return cls(**args)
-
-
-def _clamp(value: float, lo: float, hi: float, what: str) -> float:
-    if not lo <= value <= hi:
-        log.warning("%s %.3g out of range [%g, %g]: clamped", what, value, lo, hi)
-    return min(hi, max(lo, value))
+# command type -> (LiveParams attribute, command field) for commands that only set one value
+_LIVE_PARAMS: dict[type, tuple[str, str]] = {
+    C.SetReactivity: ("reactivity", "strength"), C.SetPurgeMode: ("purge_mode", "mode"),
+    C.SetMemory: ("memory", "value"), C.SetNoiseScale: ("noise_scale", "value"),
+    C.SetV2V: ("v2v_amount", "amount"), C.LockSeed: ("seed_locked", "locked"),
+}
 
 
 class Engine:
     def __init__(self, bundle: Any, stream: StreamConfig, prompt: str = "", seed: Optional[int] = None,
                  params: Optional[LiveParams] = None, source: Optional[FrameSource] = None,
-                 noise: Optional[NoiseProvider] = None, log_limit: Optional[int] = None,
-                 log_path: Optional[str | Path] = None) -> None:
-        """``log_limit`` bounds the in-memory command log (a live show: the newest entries are kept;
-        ``None`` keeps all, as ``render --log`` needs); ``log_path`` streams every entry to a JSON-lines
-        file as it happens (complete, whatever the limit)."""
+                 noise: Optional[NoiseProvider] = None, decode: bool = True,
+                 log_limit: Optional[int] = None) -> None:
+        """``decode=False`` generates latents only (black frames): for timing the DiT alone.
+        ``log_limit`` bounds the in-memory command log (a live show without ``--log``: the newest
+        entries are kept; ``None`` keeps all, as writing a replay log needs)."""
         self.bundle = bundle
         self.stream = stream
-        self.pipeline = StreamPipeline(bundle, stream, **({"noise": noise} if noise else {}))
+        self.pipeline = StreamPipeline(bundle, stream, **({"noise": noise} if noise else {}), decode=decode)
         self.params = params or LiveParams(steps=stream.denoising_steps, noise_scale=stream.noise_scale)
         self.state: SessionState = self.pipeline.new_state(prompt, stream.seed if seed is None else seed)
         self.source = source
         self.paused = False
-        self.log: collections.deque[LogEntry] = collections.deque(maxlen=log_limit)
-        self._log_file: Optional[TextIO] = None
+        self.log: list[LogEntry] = []
+        self.log_limit = log_limit
+        self.log_dropped = 0                         # entries trimmed from the front (bounded memory)
         self._rng = random.Random(self.state.seed)
         self.initial_seed = self.state.seed
         self.initial_prompt = prompt
         self.last_block: Optional[Block] = None
-        if log_path is not None:
-            self._log_file = open(log_path, "w", encoding="utf-8")
-            self._log_file.write(json.dumps(self.header()) + "\n")
-            self._log_file.flush()
+        self._purge_entry: Optional[int] = None     # log index of the purge due in the next block
 
     # -- commands ----------------------------------------------------------------------------
+    def _record(self, cmd: C.Command, **override: Any) -> None:
+        args = cmd.args()
+        args.update(override)
+        self._append(LogEntry(self.state.block_index, cmd.name, args))
+
     def _append(self, entry: LogEntry) -> None:
         self.log.append(entry)
-        if self._log_file is not None:
-            try:
-                self._log_file.write(entry.to_json() + "\n")
-                self._log_file.flush()
-            except OSError as exc:                  # disk full: the show goes on, the file stops
-                log.error("command log stopped: %s", exc.strerror or exc)
-                self._log_file = None
-
-    def close_log(self) -> None:
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-
-    def _entry(self, cmd: C.Command, step: Optional[int] = None, **override: Any) -> LogEntry:
-        args = {f.name: getattr(cmd, f.name) for f in dataclasses.fields(cmd)}
-        args.update(override)
-        args = {k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}
-        return LogEntry(self.state.block_index, cmd.name, args, step)
-
-    def _record(self, cmd: C.Command, step: Optional[int] = None, **override: Any) -> None:
-        self._append(self._entry(cmd, step, **override))
+        if self.log_limit is not None and len(self.log) > 2 * self.log_limit:
+            drop = len(self.log) - self.log_limit     # trimmed in chunks: list indices stay cheap
+            del self.log[:drop]
+            self.log_dropped += drop
+            if self._purge_entry is not None:
+                self._purge_entry = self._purge_entry - drop if self._purge_entry >= drop else None
 
     def note_superseded(self, cmd: C.SetPrompt) -> None:
-        """Log a prompt that arrived but never went on air (a newer one replaced it before its
-        block edge); ``read_log`` skips these entries, so a replay gives the same frames."""
-        self._append(dataclasses.replace(self._entry(cmd), command=SUPERSEDED))
+        """Log a prompt that arrived but never went on air (a newer one replaced it before its block
+        edge); the replay reader skips these entries, so a replay gives the same frames."""
+        self._append(LogEntry(self.state.block_index, SUPERSEDED, cmd.args()))
 
-    def _purge_strength(self, strength: Optional[int]) -> int:
-        """A purge's strength: the given one or the current reactivity, clamped to 0..3."""
-        value = self.params.reactivity if strength is None else strength
-        return int(_clamp(value, 0, C.MAX_STRENGTH, "strength"))
+    def _schedule_purge(self, strength: Optional[int], mode: Optional[str]) -> None:
+        """Queue a purge for the next block (strength/mode default to reactivity/purge mode)."""
+        self.state.pending_purge = PendingPurge(self.params.reactivity if strength is None else strength,
+                                                self.params.purge_mode if mode is None else mode)
+        self._purge_entry = len(self.log)
 
-    def purge_step(self, strength: int) -> int:
-        return max(0, len(self.params.steps) - 1 - strength)
+    def set_source(self, source: Optional[FrameSource], spec: SourceSpec = SourceSpec()) -> None:
+        """Feed video-to-video frames from ``source`` (None: none) from the next block on; ``spec``
+        (what it is) goes to the log so a replay can rebuild a file source."""
+        self.source = source
+        self._append(LogEntry(self.state.block_index, "SetSource",
+                              {"kind": spec.kind, "path": spec.path, "name": spec.name}))
 
     def apply(self, cmd: C.Command) -> None:
-        """Apply one command now (between blocks)."""
+        """Apply one command now (between blocks). Commands validate their values when built."""
         st, p = self.state, self.params
-        if isinstance(cmd, C.SetPrompt):
-            if cmd.transition not in C.TRANSITIONS:
-                raise ValueError(f"transition {cmd.transition!r} unknown: use one of {', '.join(C.TRANSITIONS)}")
+        if type(cmd) in _LIVE_PARAMS:                       # continuous values: copied as they are
+            param, field = _LIVE_PARAMS[type(cmd)]
+            setattr(p, param, getattr(cmd, field))
+            self._record(cmd)
+        elif isinstance(cmd, C.SetPrompt):
             new = self.pipeline.condition(cmd.text)
-            step = None
             if cmd.transition == "blend" and cmd.blend_blocks > 1:
-                if cmd.blend_mode not in C.BLEND_MODES:
-                    raise ValueError(f"blend mode {cmd.blend_mode!r} unknown: use linear or slerp")
-                src = st.cond.embeds
-                st.blend = Blend(src=src, dst=new, blocks=int(cmd.blend_blocks), mode=cmd.blend_mode)
+                st.blend = Blend(src=st.cond.embeds, dst=new, blocks=cmd.blend_blocks, mode=cmd.blend_mode)
+                self._record(cmd)
+                return
+            st.blend = None
+            st.cond = new
+            if cmd.transition == "recache":
+                st.pending_recache = True
+            if cmd.transition == "purge":
+                # the resolved strength and mode go to the log, so a replay needs no live state
+                strength = p.reactivity if cmd.strength is None else cmd.strength
+                mode = p.purge_mode if cmd.purge_mode is None else cmd.purge_mode
+                self._schedule_purge(strength, mode)
+                self._record(cmd, strength=strength, purge_mode=mode)
             else:
-                st.blend = None
-                st.cond = new
-                if cmd.transition == "purge":
-                    strength = self._purge_strength(cmd.strength)
-                    st.pending_purge = strength
-                    step = self.purge_step(strength)
-                elif cmd.transition == "recache":
-                    st.pending_recache = True
-            self._record(cmd, step)
+                self._record(cmd)
         elif isinstance(cmd, C.Purge):
-            strength = self._purge_strength(cmd.strength)
-            st.pending_purge = strength
-            self._record(cmd, self.purge_step(strength), strength=strength)
+            strength = p.reactivity if cmd.strength is None else cmd.strength
+            mode = p.purge_mode if cmd.mode is None else cmd.mode
+            self._schedule_purge(strength, mode)
+            self._record(cmd, strength=strength, mode=mode)
         elif isinstance(cmd, C.Recache):
             st.pending_recache = True
             self._record(cmd)
-        elif isinstance(cmd, C.SetReactivity):
-            p.reactivity = int(_clamp(cmd.strength, 0, 3, "reactivity"))
-            self._record(cmd, strength=p.reactivity)
-        elif isinstance(cmd, C.SetMemory):
-            p.memory = _clamp(float(cmd.value), 0.0, 1.0, "memory")
-            self._record(cmd, value=p.memory)
-        elif isinstance(cmd, C.SetNoiseScale):
-            p.noise_scale = _clamp(float(cmd.value), 0.0, 2.0, "noise scale")
-            self._record(cmd, value=p.noise_scale)
         elif isinstance(cmd, C.SetSteps):
-            steps = tuple(int(s) for s in cmd.steps)
-            if not steps or any(not 0 < s <= self.stream.num_train_timesteps for s in steps):
-                raise ValueError(f"denoising steps must be 1..{self.stream.num_train_timesteps}, got {steps}")
-            p.steps = steps
+            C.check_steps(cmd.steps, self.stream.num_train_timesteps)
+            p.steps = cmd.steps
             self._record(cmd)
         elif isinstance(cmd, C.SetSeed):
-            st.seed = int(cmd.seed)
+            st.seed = cmd.seed
             self._record(cmd)
         elif isinstance(cmd, C.NewSeed):
             if p.seed_locked:
@@ -176,25 +134,19 @@ class Engine:
                 return
             st.seed = self._rng.randrange(2 ** 31)
             self._append(LogEntry(st.block_index, "SetSeed", {"seed": st.seed}))
-        elif isinstance(cmd, C.LockSeed):
-            p.seed_locked = bool(cmd.locked)
-            self._record(cmd)
         elif isinstance(cmd, C.SetPaused):
-            self.paused = bool(cmd.paused)
+            self.paused = cmd.paused
             self._record(cmd)
         elif isinstance(cmd, C.TogglePause):
             self.paused = not self.paused
             self._append(LogEntry(st.block_index, "SetPaused", {"paused": self.paused}))
         elif isinstance(cmd, C.Reset):
             self.pipeline.reset(st)
+            self._purge_entry = None
             self._record(cmd)
         elif isinstance(cmd, C.SetDriftGuard):
-            p.drift_guard, p.drift_strength = bool(cmd.enabled), int(_clamp(cmd.strength, 0, 3, "strength"))
-            p.drift_threshold = float(cmd.threshold)
+            p.drift_guard, p.drift_strength, p.drift_threshold = cmd.enabled, cmd.strength, cmd.threshold
             self._record(cmd)
-        elif isinstance(cmd, C.SetV2V):
-            p.v2v_strength = _clamp(float(cmd.strength), 0.0, 1.0, "v2v strength")
-            self._record(cmd, strength=p.v2v_strength)
         else:
             raise TypeError(f"not an engine command: {cmd!r}")
 
@@ -202,8 +154,16 @@ class Engine:
     def next_block(self) -> Block:
         block = self.pipeline.step(self.state, self.params, self.source)
         self.last_block = block
+        if self._purge_entry is not None and block.purge_step is not None:
+            e = self.log[self._purge_entry]
+            self.log[self._purge_entry] = LogEntry(e.block, e.command, e.args, block.purge_step)
+            self._purge_entry = None
         if block.drift_triggered:
-            self._append(LogEntry(self.state.block_index, "DriftPurge", {"strength": self.params.drift_strength}))
+            due = self.state.pending_purge
+            assert due is not None
+            self._append(LogEntry(self.state.block_index, "DriftPurge",
+                                     {"strength": due.strength, "mode": due.mode}))
+            self._purge_entry = len(self.log) - 1
         return block
 
     def run(self, blocks: int, timeline: Optional[dict[int, list[C.Command]]] = None) -> Iterable[Block]:
@@ -215,43 +175,16 @@ class Engine:
             yield self.next_block()
 
     # -- log ---------------------------------------------------------------------------------------
-    def header(self) -> dict[str, Any]:
-        s = self.stream
-        return {"format": LOG_FORMAT, "model": self.bundle.name, "seed": self.initial_seed,
-                "prompt": self.initial_prompt, "width": s.width, "height": s.height,
-                "frames_per_block": s.frames_per_block, "kv_window": s.kv_window, "sink_frames": s.sink_frames}
+    def header(self) -> LogHeader:
+        """The log header: model, stream and the end of the performance so far."""
+        b = self.bundle
+        return LogHeader(model=b.name, model_spec=b.spec or b.name, model_hash=b.content_hash(),
+                         checkpoint=b.checkpoint, dtype=str(b.dtype).replace("torch.", ""),
+                         prompt=self.initial_prompt, seed=self.initial_seed, stream=self.stream,
+                         blocks=self.state.block_index, decode=self.pipeline.decode)
 
     def write_log(self, path: str | Path) -> None:
-        if self.log.maxlen is not None and len(self.log) == self.log.maxlen:
-            raise ValueError("the in-memory command log is trimmed: stream it with log_path instead")
-        lines = [json.dumps(self.header()), *(entry.to_json() for entry in self.log)]
-        atomic_write_text(path, "".join(line + "\n" for line in lines))
-
-
-def read_log(path: str | Path) -> tuple[dict[str, Any], dict[int, list[C.Command]]]:
-    """(header, timeline) of a command log; errors name the file and line."""
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read replay log ({exc.strerror})") from None
-    if not lines:
-        raise ValueError(f"{path}:1: empty replay log")
-    timeline: dict[int, list[C.Command]] = {}
-    header: dict[str, Any] = {}
-    for no, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-            if no == 1:
-                if obj.get("format") != LOG_FORMAT:
-                    raise ValueError(f"not a {LOG_FORMAT} header")
-                header = obj
-                continue
-            if obj["command"] in ("DriftPurge", SUPERSEDED):
-                continue  # re-derived on replay
-            timeline.setdefault(int(obj["block"]), []).append(command_from(obj["command"], dict(obj["args"])))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"{path}:{no}: bad replay log line ({exc})") from None
-    return header, timeline
+        if self.log_dropped:
+            raise ValueError(f"the in-memory command log was trimmed ({self.log_dropped} entries): "
+                             "start the show with --log to keep a replayable log")
+        write_log(path, self.header(), list(self.log))

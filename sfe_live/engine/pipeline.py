@@ -6,7 +6,8 @@
    policy, re-anchor cached positions so the block stays within the trained horizon;
 2. optional LongLive-style re-cache of the window under the current prompt;
 3. the denoising steps (default 4 warped steps, re-noising between them), with a due purge
-   clearing the self-attention cache before step ``n - 1 - strength``;
+   clearing the self-attention cache (all of it, or all but the sink / the last frame) before
+   the step ``schedule.purge_step`` gives;
 4. the t = 0 context pass that writes the block's clean K/V, then commit;
 5. streaming decode (Wan VAE, TAEHV or the demo codec, through the decoder protocol) with
    the carried decode state (9 pixel frames for the stream's first block, 12 after); purges,
@@ -27,9 +28,10 @@ import numpy as np
 import torch
 
 from sfe_live.config import StreamConfig, check_size
+from sfe_live.engine.commands import MAX_STRENGTH
 from sfe_live.engine.denoise import denoise_block, write_context
-from sfe_live.engine.schedule import make_schedule, renoise, warp_steps
-from sfe_live.engine.state import Conditioning, DriftState, LiveParams, SessionState, block_seed
+from sfe_live.engine.schedule import make_schedule, purge_step, renoise, v2v_start_step, warp_steps
+from sfe_live.engine.state import Conditioning, DriftState, LiveParams, PendingPurge, SessionState, block_seed
 from sfe_live.model.cache import KVCache
 from sfe_live.model.decoders.protocol import VideoDecoder
 
@@ -54,7 +56,8 @@ class Block:
     frames: np.ndarray                 # uint8 [T, H, W, 3]
     latents: torch.Tensor              # [1, F, C, h, w] clean latents of the block
     positions: list[int]
-    purge_step: Optional[int] = None
+    purge_step: Optional[int] = None   # the denoising step a purge ran before (None: no purge)
+    purge_mode: Optional[str] = None
     recached: bool = False
     v2v_step: Optional[int] = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -93,8 +96,11 @@ def image_stats(frames: np.ndarray) -> list[float]:
 class StreamPipeline:
     """Generates blocks for one model bundle at one stream configuration."""
 
-    def __init__(self, bundle: Any, stream: StreamConfig, noise: NoiseProvider = seeded_noise) -> None:
+    def __init__(self, bundle: Any, stream: StreamConfig, noise: NoiseProvider = seeded_noise,
+                 decode: bool = True) -> None:
+        """``decode=False`` skips the VAE (frames are black): ``bench --no-decode`` times the DiT alone."""
         self.bundle = bundle
+        self.decode = decode
         self.noise = noise
         self.stream = stream
         self.dit = bundle.dit
@@ -192,22 +198,25 @@ class StreamPipeline:
 
         # video-to-video: enter at a later step with the encoded input
         start_step, x, v2v_step = 0, noise, None
-        if params.v2v_strength > 0 and source is not None:
+        if params.v2v_amount > 0 and source is not None:
             z = self._encode_source(state, source, nf)
             if z is not None:
-                start_step = min(n - 1, int(round((1.0 - params.v2v_strength) * n)))
+                start_step = v2v_start_step(n, params.v2v_amount)
                 x = renoise(z, noise, steps[start_step], self.schedule)
                 v2v_step = start_step
 
-        purge_step = None
-        if state.pending_purge is not None:
-            purge_step = max(start_step, n - 1 - int(state.pending_purge))
-            state.pending_purge = None
+        due: Optional[PendingPurge] = state.pending_purge
+        state.pending_purge = None
+        at = None if due is None else purge_step(n, due.strength, MAX_STRENGTH, start_step)
         t_dit = time.perf_counter()
 
         def purge() -> torch.Tensor:
-            kv.clear()
-            state.frame_latents.clear()
+            """The purge at step ``at``: the cache keeps what the mode keeps (full / keep-sink / keep-last)."""
+            assert due is not None
+            kv.purge(due.mode)
+            kept = set(kv.frame_ids)
+            for fid in [f for f in state.frame_latents if f not in kept]:
+                del state.frame_latents[fid]
             state.purges += 1
             return kv.block_positions(nf) if self.stream.position_policy == "window" else positions
 
@@ -218,18 +227,24 @@ class StreamPipeline:
         # the denoising steps, then the context pass that writes the block's clean K/V and commits
         ids = list(range(state.latent_frame, state.latent_frame + nf))
         out = denoise_block(self.dit, x, cond.cross, kv, positions, steps, self.schedule, eps, start=start_step,
-                            memory=params.memory, purge_at=purge_step, on_purge=purge, on_step=observe,
+                            memory=params.memory, purge_at=at, on_purge=purge, on_step=observe,
                             context_noise=self.stream.context_noise, frame_ids=ids)
         x0, positions = out.x0, out.positions
         for i, fid in enumerate(ids):
             state.frame_latents[fid] = x0[:, i:i + 1]
         t_decode = time.perf_counter()
-        frames_t, state.vae = self.vae.decode_to_frames(x0, state.vae)        # uint8 [1, T, H, W, 3]
-        frames = frames_t[0].cpu().numpy()
+        if self.decode:
+            frames_t, state.vae = self.vae.decode_to_frames(x0, state.vae)    # uint8 [1, T, H, W, 3]
+            frames = frames_t[0].cpu().numpy()
+        else:
+            vcfg = self.bundle.config.vae
+            t_out = vcfg.pixel_frames(nf, state.block_index == 0)
+            frames = np.zeros((t_out, self.stream.height, self.stream.width, 3), np.uint8)
         t_end = time.perf_counter()
 
         block = Block(index=state.block_index, frames=frames, latents=x0, positions=positions.tolist(),
-                      purge_step=purge_step, recached=recached, v2v_step=v2v_step, prompt=cond.prompt,
+                      purge_step=at, purge_mode=None if due is None else due.mode, recached=recached, v2v_step=v2v_step,
+                      prompt=cond.prompt,
                       timings={"dit_s": t_decode - t_dit, "decode_s": t_end - t_decode,
                                "block_s": t_end - t_start, "block_cpu_s": time.thread_time() - cpu_start})
         self._drift(state, params, block)
@@ -280,7 +295,7 @@ class StreamPipeline:
         d.blocks_seen += 1
         d.deviation = float(((cur - d.baseline).abs() / d.baseline.abs().clamp_min(1e-3)).max())
         if params.drift_guard and d.deviation > params.drift_threshold and state.pending_purge is None:
-            state.pending_purge = params.drift_strength
+            state.pending_purge = PendingPurge(params.drift_strength, params.purge_mode)
             d.triggers += 1
             block.drift_triggered = True
             d.baseline, d.blocks_seen = None, 0

@@ -44,8 +44,9 @@ import torch
 
 from sfe_live.engine import commands as C
 from sfe_live.engine.engine import Engine
-from sfe_live.engine.pipeline import Block
+from sfe_live.engine.pipeline import Block, FrameSource
 from sfe_live.engine.prompts import PromptEncoder
+from sfe_live.engine.replaylog import SourceSpec
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,8 @@ class EngineStatus:
     steps: tuple[int, ...] = ()
     seed: int = 0
     seed_locked: bool = False
-    v2v_strength: float = 0.0
+    purge_mode: str = "full"
+    v2v_amount: float = 0.0
     fps: float = 0.0                 # generated pixel frames per second (recent blocks)
     block_ms: float = 0.0
     decode_ms: float = 0.0
@@ -170,6 +172,8 @@ class Runner:
         self._clock_start: Optional[float] = None
         self._frames_out = 0
         self.blocks_done = 0
+        self._source_lock = threading.Lock()
+        self._pending_source: Optional[tuple[Optional[FrameSource], SourceSpec]] = None
 
     # -- public API (any thread) -----------------------------------------------------------------
     def submit(self, cmd: C.Command) -> None:
@@ -182,6 +186,12 @@ class Runner:
                             "later long prompts are cut silently", len(cmd.text), MAX_PROMPT_CHARS)
             cmd = dataclasses.replace(cmd, text=cmd.text[:MAX_PROMPT_CHARS])
         self.queue.put(cmd)
+
+    def set_source(self, source: Optional[FrameSource], spec: SourceSpec) -> None:
+        """Switch the video-to-video input at the next block edge (logged there, for replay)."""
+        with self._source_lock:
+            self._pending_source = (source, spec)
+        self.queue.wakeup.set()
 
     def add_listener(self, fn: BlockListener) -> None:
         self._listeners.append(fn)
@@ -216,7 +226,6 @@ class Runner:
         if self._thread is not None:
             self._thread.join(timeout)
         self.prompts.stop()
-        self.engine.close_log()
         self._publish(running=False)
 
     @property
@@ -225,6 +234,10 @@ class Runner:
 
     # -- worker ----------------------------------------------------------------------------------
     def _apply_pending(self) -> None:
+        with self._source_lock:
+            pending, self._pending_source = self._pending_source, None
+        if pending is not None:
+            self.engine.set_source(*pending)
         for cmd in self.queue.drain():
             if cmd.coalesce:
                 self._apply(cmd)                  # continuous values never wait behind a prompt
@@ -373,7 +386,7 @@ class Runner:
             fps_target=e.stream.fps, block=st.block_index, latent_frame=st.latent_frame,
             prompt=st.blend.dst.prompt if st.blend else st.cond.prompt, blending=st.blend is not None,
             reactivity=p.reactivity, memory=p.memory, noise_scale=p.noise_scale, steps=tuple(p.steps),
-            seed=st.seed, seed_locked=p.seed_locked, v2v_strength=p.v2v_strength, fps=fps,
+            seed=st.seed, seed_locked=p.seed_locked, purge_mode=p.purge_mode, v2v_amount=p.v2v_amount, fps=fps,
             block_ms=1000 * lb.timings.get("block_s", 0.0) if lb else 0.0,
             decode_ms=1000 * lb.timings.get("decode_s", 0.0) if lb else 0.0,
             queue_depth=len(self.queue) + len(self._held), kv_frames=st.kv.cached_frames,

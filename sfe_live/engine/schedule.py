@@ -56,3 +56,25 @@ def renoise(x0: torch.Tensor, eps: torch.Tensor, t: float | torch.Tensor, sched:
     """(1 - sigma(t)) x0 + sigma(t) eps (float32 math, like the reference)."""
     sigma = sched.sigma(t)[0].to(x0.dtype)
     return (1 - sigma) * x0 + sigma * eps.to(x0.dtype)
+
+
+def v2v_start_step(n_steps: int, amount: float) -> int:
+    """The denoising step video-to-video enters at: amount 1 = step 0 (pure noise), small amounts
+    enter late; never past the last step."""
+    return min(n_steps - 1, int(round((1.0 - amount) * n_steps)))
+
+
+def purge_step(n_steps: int, strength: int, max_strength: int, start_step: int = 0) -> int:
+    """The denoising step before which a purge clears the cache, for any number of steps.
+
+    ``strength`` 0..max_strength is spread over the steps: ``max_strength`` purges before the
+    first step (the whole block re-generated without memory, most reactive), 0 before the last
+    (least change). A block that enters late (video-to-video at ``start_step``) purges no earlier
+    than its first step: that is the step that runs and the one the log records.
+    """
+    if n_steps < 1:
+        raise ValueError("a purge needs at least one denoising step")
+    if not 0 <= strength <= max_strength:
+        raise ValueError(f"purge strength must be 0..{max_strength}, got {strength}")
+    step = int(round((1.0 - strength / max_strength) * (n_steps - 1)))
+    return max(start_step, step)

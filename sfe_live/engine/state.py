@@ -48,12 +48,21 @@ class LiveParams:
     memory: float = 1.0
     noise_scale: float = 1.0
     steps: tuple[int, ...] = (1000, 750, 500, 250)
-    reactivity: int = 3
-    v2v_strength: float = 0.0
+    reactivity: int = 3                         # default purge strength 0..MAX_STRENGTH
+    purge_mode: str = "full"                    # default purge mode (commands.PURGE_MODES)
+    v2v_amount: float = 0.0                     # video-to-video amount 0..1 (0 = text-to-video)
     drift_guard: bool = False
     drift_strength: int = 1
     drift_threshold: float = 0.35
     seed_locked: bool = False
+
+
+@dataclass(frozen=True)
+class PendingPurge:
+    """A purge due in the next block: its strength (0..MAX_STRENGTH) and mode."""
+
+    strength: int
+    mode: str = "full"
 
 
 @dataclass
@@ -77,7 +86,7 @@ class SessionState:
     latent_frame: int = 0                       # absolute index of the next latent frame
     pixel_frames: int = 0
     frame_latents: dict[int, torch.Tensor] = field(default_factory=dict)  # frame id -> [1, 1, C, h, w]
-    pending_purge: Optional[int] = None         # strength of a purge due in the next block
+    pending_purge: Optional[PendingPurge] = None  # a purge due in the next block
     pending_recache: bool = False
     drift: DriftState = field(default_factory=DriftState)
     purges: int = 0

@@ -42,6 +42,28 @@ class ModelBundle:
     device: torch.device
     dtype: torch.dtype
     source: str = ""
+    spec: str = ""                # what load_model was given ("demo", a folder...), for replay logs
+    checkpoint: str = ""
+    _hash: str = dataclasses.field(default="", init=False, repr=False, compare=False)
+
+    def content_hash(self) -> str:
+        """A hash of the DiT and VAE weights (computed once): two bundles with different weights get
+        different hashes. Tensors up to 4 M values are hashed whole; larger ones by shape, exact sum and
+        a strided sample of 64 K values, so the real model hashes in well under a second."""
+        if not self._hash:
+            import hashlib
+            h = hashlib.sha256()
+            for part, module in (("dit", self.dit), ("vae", self.vae)):
+                for name, t in sorted(module.state_dict().items()):
+                    t = t.detach()
+                    h.update(f"{part}.{name}:{tuple(t.shape)}:{t.dtype}".encode())
+                    flat = t.reshape(-1)
+                    if flat.numel() > 4_000_000:
+                        h.update(repr(float(flat.double().sum())).encode())
+                        flat = flat[:: max(1, flat.numel() // 65536)]
+                    h.update(flat.float().cpu().numpy().tobytes())
+            self._hash = h.hexdigest()[:16]
+        return self._hash
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "source": self.source, "device": str(self.device),
@@ -150,6 +172,14 @@ def load_model(spec: str | Path = "tiny-random", checkpoint: Optional[str | Path
     ``text_device`` puts the text encoder elsewhere (e.g. the CPU while the DiT is on CUDA);
     default: with the DiT. Prompt embeddings move to the DiT's device when used.
     """
+    bundle = _load_model(spec, checkpoint, device, dtype, seed, decoder, text_device)
+    bundle.spec, bundle.checkpoint = str(spec), str(checkpoint or "")
+    return bundle
+
+
+def _load_model(spec: str | Path, checkpoint: Optional[str | Path], device: Optional[str | torch.device],
+                dtype: Optional[torch.dtype], seed: int, decoder: DecoderChoice,
+                text_device: Optional[str | torch.device]) -> ModelBundle:
     dev = torch.device(device) if device is not None else default_device()
     dt = dtype if dtype is not None else default_dtype(dev)
     tdev = torch.device(text_device) if text_device is not None else dev

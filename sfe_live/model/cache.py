@@ -152,6 +152,31 @@ class KVCache:
         self.frame_ids = []
         self.global_end = 0
 
+    def purge(self, mode: str = "full") -> list[int]:
+        """Forget cached frames: ``full`` all, ``keep-sink`` all but the sink, ``keep-last`` all but
+        the sink and the newest frame (an "∞-RoPE KV flush": the new prompt takes over at once and
+        the picture keeps its last frame to continue from). Kept frames keep their positions and
+        ids and move to the buffer's start; returns the indices (before the purge) that stayed."""
+        n = self.cached_frames
+        sink = min(self.sink_frames, n)
+        if mode == "full":
+            keep: list[int] = []
+        elif mode == "keep-sink":
+            keep = list(range(sink))
+        elif mode == "keep-last":
+            keep = list(range(sink)) + ([n - 1] if n > sink else [])
+        else:
+            raise ValueError(f"purge mode {mode!r} unknown: use full, keep-last or keep-sink")
+        tpf = self.tokens_per_frame
+        for dst, src in enumerate(keep):
+            if dst != src:
+                for buf in (*self.k, *self.v):
+                    buf[:, dst * tpf:(dst + 1) * tpf] = buf[:, src * tpf:(src + 1) * tpf].clone()
+        self.frame_positions = [self.frame_positions[i] for i in keep]
+        self.frame_ids = [self.frame_ids[i] for i in keep]
+        self.global_end = len(keep) * tpf
+        return keep
+
     def clone(self) -> "KVCache":
         return KVCache([t.clone() for t in self.k], [t.clone() for t in self.v], self.tokens_per_frame,
                        self.window_frames, self.sink_frames, list(self.frame_positions), list(self.frame_ids),

@@ -12,6 +12,7 @@ A cue list file::
     prompt = "a woman walking down a rainy neon street"
     transition = "cut"         # cut | purge | blend | recache
     strength = 3               # purge strength 0..3 (transition "purge"; none = reactivity)
+    purge_mode = "keep-last"   # what the purge keeps: full | keep-last | keep-sink (none = the live setting)
     blend_blocks = 4           # blocks of a "blend"
     blend_mode = "linear"      # linear | slerp
     advance_blocks = 24        # optional: go to the next cue after N blocks ...
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Protocol, Union
 
-from sfe_live.engine.commands import BLEND_MODES, MAX_STRENGTH, TRANSITIONS, Command, SetPrompt
+from sfe_live.engine.commands import BLEND_MODES, MAX_STRENGTH, PURGE_MODES, TRANSITIONS, Command, SetPrompt
 from sfe_live.io import DataFileError, key_line, load_toml, save_toml, table_lines
 from sfe_live.ratelog import RateLimitedLog
 
@@ -54,6 +55,7 @@ class Cue:
     name: str = ""
     transition: str = "cut"
     strength: Optional[int] = None
+    purge_mode: Optional[str] = None
     blend_blocks: int = 4
     blend_mode: str = "linear"
     advance_blocks: Optional[int] = None
@@ -64,7 +66,7 @@ class Cue:
 
     def command(self) -> SetPrompt:
         return SetPrompt(text=self.prompt, transition=self.transition, strength=self.strength,
-                         blend_blocks=self.blend_blocks, blend_mode=self.blend_mode)
+                         blend_blocks=self.blend_blocks, blend_mode=self.blend_mode, purge_mode=self.purge_mode)
 
     @property
     def title(self) -> str:
@@ -104,7 +106,8 @@ def _check_cue(t: Mapping[str, Any], err: Callable[[str, Optional[str]], CueList
             if not isinstance(t[key], str):
                 raise err(f"cue {n}: {key} must be text", key)
             kw[key] = t[key]
-    for key, choices in (("transition", TRANSITIONS), ("blend_mode", BLEND_MODES), ("quantize", QUANTIZE)):
+    for key, choices in (("transition", TRANSITIONS), ("blend_mode", BLEND_MODES), ("quantize", QUANTIZE),
+                         ("purge_mode", PURGE_MODES)):
         if key in t:
             if t[key] not in choices:
                 raise err(f"cue {n}: {key} must be one of {', '.join(choices)}, got {t[key]!r}", key)

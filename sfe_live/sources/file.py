@@ -1,4 +1,10 @@
-"""A video file as a v2v source: decoded with PyAV at the file's own rate, looping, seekable."""
+"""A video file as a v2v source: decoded with PyAV at the file's own rate, looping, seekable.
+
+Two clocks: by default a reader thread plays the file in real time (wall clock), as a live input
+does. With ``stepped_fps`` the file follows the *video* instead: each ``latest(n)`` call returns
+the next n frames sampled at that rate, with no thread, so the same file gives the same frames to
+a live show, an offline render and a replay of either.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,11 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+import numpy as np
+
 from sfe_live.availability import Availability
 
-from .base import SourceError, ThreadedSource
+from .base import SourceError, SourceState, ThreadedSource
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +33,20 @@ class FileSource(ThreadedSource):
         loop: start again at the end (default) or stop on the last frame.
         speed: playback rate; 1.0 is the file's own rate.
         mode: "fill" (crop to the model's aspect), "fit" or "stretch".
+        stepped_fps: follow the generated video at this rate instead of the wall clock (see above).
     """
 
     def __init__(self, path: Path | str, *, loop: bool = True, speed: float = 1.0, mode: str = "fill",
-                 name: str = "file") -> None:
+                 name: str = "file", stepped_fps: Optional[float] = None) -> None:
         super().__init__(mode=mode)
         if speed <= 0:
             raise ValueError("speed must be > 0")
+        if stepped_fps is not None and stepped_fps <= 0:
+            raise ValueError("stepped_fps must be > 0")
+        self.stepped_fps = stepped_fps
+        self._stepped = 0                   # stepped mode: frames delivered
+        self._decoded = 0                   # stepped mode: source frames decoded
+        self._current: Any = None           # stepped mode: the source frame on show
         self.name = name
         self.path = Path(path)
         self.loop = loop
@@ -52,6 +67,42 @@ class FileSource(ThreadedSource):
         if not self.path.is_file():
             return Availability(False, f"not a file: {self.path}")
         return Availability(True)
+
+    # -- stepped (video-clocked) mode ----------------------------------------------------------
+
+    def open(self, width: int, height: int) -> None:
+        if self.stepped_fps is None:
+            super().open(width, height)
+            return
+        self.close()
+        self._size = (int(width), int(height))
+        self._ring.clear()
+        self._ring.count = 0
+        self._error = ""
+        self._open_media()
+        self._stepped, self._decoded, self._current = 0, 0, None
+        self._state = SourceState.RUNNING
+
+    def latest(self, n: int) -> Optional[np.ndarray]:
+        """Stepped mode: the next n frames at ``stepped_fps`` (source frame floor(k * rate / fps) for
+        output frame k; the last frame is held at the end of a file that does not loop)."""
+        if self.stepped_fps is None:
+            return super().latest(n)
+        if self._container is None:
+            return None
+        rate = float(self._stream.average_rate or self.stepped_fps)
+        for _ in range(n):
+            target = int(self._stepped * self.speed * rate / self.stepped_fps + 1e-9)
+            while self._decoded <= target:
+                frame = self._next()
+                if frame is None:
+                    break
+                self._current, self._decoded = frame, self._decoded + 1
+            if self._current is None:
+                return None
+            self._deliver(self._current)
+            self._stepped += 1
+        return self._ring.latest(n)
 
     def seek(self, seconds: float) -> None:
         """Jump to ``seconds`` (clamped to the file); takes effect on the reader thread."""

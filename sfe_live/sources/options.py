@@ -22,17 +22,21 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--v2v-source", metavar="KIND[:NAME]",
                         help="video-to-video input: file:PATH, image:PATH, camera[:DEVICE], ndi:NAME, "
                              "spout[:SENDER] (Windows), syphon[:SERVER] (macOS)")
+    parser.add_argument("--v2v-amount", type=float, default=0.5,
+                        help="0..1: how much of each block is re-generated from the input (1 = all)")
 
 
 def source_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """AppSettings fields from the parsed flags (``--v2v-strength`` where the command has it)."""
+    """AppSettings fields from the parsed flags (``--v2v-amount`` where the command has it)."""
     spec = getattr(args, "v2v_source", None)
     if spec:
         make_source(spec)  # a wrong spec is one clear line now, not after the model loaded
     out: dict[str, Any] = {"v2v_source": spec or None}
-    strength = getattr(args, "v2v_strength", None)
-    if strength is not None:
-        out["v2v_strength"] = float(strength)
+    amount = getattr(args, "v2v_amount", None)
+    if amount is not None:
+        if not 0.0 < float(amount) <= 1.0:
+            raise ValueError(f"--v2v-amount {amount}: expected a number in (0, 1]")
+        out["v2v_amount"] = float(amount)
     return out
 
 

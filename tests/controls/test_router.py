@@ -91,3 +91,12 @@ def test_current_prefers_last_routed_value(router, engine):
     assert router.current("memory.set") == 1.0
     router.trigger("memory.set", 0.2)
     assert router.current("memory.set") == 0.2
+
+
+def test_purge_mode_action(router, engine):
+    """purge.mode (OSC /sfe/purge/mode, MIDI) sets what purges keep; a bad mode never reaches the engine."""
+    router.trigger("purge.mode", "keep-last")
+    router.trigger("purge", 3)
+    assert engine.commands == [C.SetPurgeMode("keep-last"), C.Purge(3)]
+    assert router.trigger("purge.mode", "keep-most") is False
+    assert len(engine.commands) == 2

@@ -1,7 +1,10 @@
 """The worker thread: queue semantics, block-edge latency, listeners, pause, status."""
 
+import dataclasses
 import threading
 import time
+
+import pytest
 
 from sfe_live.config import StreamConfig
 from sfe_live.engine import commands as C
@@ -88,13 +91,20 @@ def test_runner_applies_at_next_block_and_survives_bad_listener(tiny_bundle):
 def test_runner_reports_rejected_command(tiny_bundle):
     engine = Engine(tiny_bundle, StreamConfig(height=64, width=64))
     runner = Runner(engine, realtime=False)
-    runner.submit(C.SetSteps((1000, 2000)))
+    with pytest.raises(ValueError, match="denoising steps"):
+        C.SetSteps((1000, 2000))                  # a bad value never gets as far as the queue
+
+    @dataclasses.dataclass(frozen=True)
+    class NotForTheEngine(C.Command):
+        pass
+
+    runner.submit(NotForTheEngine())
     runner.start()
     deadline = time.time() + 60
     while runner.blocks_done < 1 and time.time() < deadline:
         time.sleep(0.05)
     runner.stop()
-    assert "SetSteps" in runner.status().error and runner.blocks_done >= 1
+    assert "NotForTheEngine" in runner.status().error and runner.blocks_done >= 1
 
 
 def test_pause_zeroes_fps_and_tells_listeners(tiny_bundle):

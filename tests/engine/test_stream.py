@@ -6,7 +6,8 @@ import torch
 
 from sfe_live.config import StreamConfig
 from sfe_live.engine import commands as C
-from sfe_live.engine.engine import Engine, read_log
+from sfe_live.engine.engine import Engine
+from sfe_live.engine.replaylog import read_log
 from sfe_live.model.cache import KVCache
 from sfe_live.model.vae import pixels_to_uint8
 
@@ -89,10 +90,11 @@ def test_purge_semantics_at_step_level(tiny_bundle, strength):
         list(e.run(3))
         if purge is not None:
             e.apply(C.Purge(purge))
-            assert e.log[-1].step == 3 - purge
+            assert e.log[-1].step is None                       # not run yet
         e.next_block()
         if purge is not None:
             assert e.last_block.purge_step == 3 - purge
+            assert e.log[-1].step == 3 - purge                  # the log holds the step that ran
             assert e.state.kv.frame_positions == [0, 1, 2]       # only the purged block is left
     cut = 3 - strength
     for s in range(4):
@@ -167,10 +169,11 @@ def test_determinism_and_replay(tiny_bundle, tmp_path):
     assert all(np.array_equal(x, y) for x, y in zip(frames_a, frames_b))
     log_path = tmp_path / "show.jsonl"
     a.write_log(log_path)
-    header, replay = read_log(log_path)
-    assert header["seed"] == 11 and sorted(replay) == [1, 2, 3, 4]
+    rl = read_log(log_path)
+    header, replay = rl.header, rl.timeline
+    assert header.seed == 11 and sorted(replay) == [1, 2, 3, 4] and header.blocks == 6
     assert any(isinstance(c, C.SetSeed) for c in replay[3])            # NewSeed is logged as its value
-    c = make(tiny_bundle, seed=header["seed"], prompt=header["prompt"])
+    c = make(tiny_bundle, seed=header.seed, prompt=header.prompt)
     frames_c = [blk.frames for blk in c.run(6, replay)]
     assert all(np.array_equal(x, y) for x, y in zip(frames_a, frames_c))
     d = make(tiny_bundle, seed=12)
@@ -193,15 +196,18 @@ def test_bad_input(tiny_bundle, tmp_path, caplog):
     with pytest.raises(ValueError, match=r"nearest valid sizes are width 96 or 112"):
         Engine(tiny_bundle, StreamConfig(height=64, width=100))
     e = make(tiny_bundle)
-    e.apply(C.SetMemory(3.0))
-    assert e.params.memory == 1.0 and "clamped" in caplog.text
-    e.apply(C.Purge(7))
-    assert e.state.pending_purge == 3
+    with pytest.raises(ValueError, match=r"SetMemory.value must be 0..1"):
+        C.SetMemory(3.0)                          # commands validate themselves when built
+    with pytest.raises(ValueError, match=r"Purge.strength must be 0..3"):
+        C.Purge(7)
     with pytest.raises(ValueError, match="transition"):
-        e.apply(C.SetPrompt("x", transition="wipe"))
+        C.SetPrompt("x", transition="wipe")
+    with pytest.raises(ValueError, match="integer"):
+        C.SetSeed("7")
     e.apply(C.SetPrompt(""))                      # empty prompt: unconditional, allowed
     assert e.next_block().frames.shape[0] == 9
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"format": "sfe-live-log/1"}\n{"block": 1, "command": "Nope", "args": {}}\n')
-    with pytest.raises(ValueError, match=r"bad.jsonl:2: .*unknown command"):
+    e.write_log(bad)
+    bad.write_text(bad.read_text() + '{"block": 1, "command": "Nope", "args": {}}\n')
+    with pytest.raises(ValueError, match=r"bad.jsonl:\d+: .*unknown command"):
         read_log(bad)

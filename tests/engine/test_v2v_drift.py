@@ -24,7 +24,7 @@ def test_v2v_enters_at_strength_step_and_follows_input(tiny_bundle):
     results = {}
     for strength in (0.0, 0.25, 1.0):
         e = Engine(tiny_bundle, StreamConfig(height=64, width=64), prompt="a red ball", seed=3, source=source)
-        e.apply(C.SetV2V(strength))
+        e.apply(C.SetV2V(amount=strength))
         blocks = list(e.run(2))
         results[strength] = blocks
     assert results[0.0][0].v2v_step is None
@@ -39,7 +39,7 @@ def test_v2v_enters_at_strength_step_and_follows_input(tiny_bundle):
 
 def test_v2v_without_frames_falls_back_to_t2v(tiny_bundle):
     e = Engine(tiny_bundle, StreamConfig(height=64, width=64), source=lambda n: None)
-    e.apply(C.SetV2V(0.5))
+    e.apply(C.SetV2V(amount=0.5))
     assert e.next_block().v2v_step is None
 
 

@@ -69,7 +69,7 @@ def window(live_window, qtbot) -> Iterator:  # type: ignore[no-untyped-def]
             w.controller.trigger(action, value)
         w.controls.set_strength(3, send=False)
         w.controls.sync({"paused": paused, "seed_locked": False, "drift_guard": False, "memory": 1.0,
-                         "v2v_strength": 0.0, "reactivity": 3})
+                         "v2v_amount": 0.0, "reactivity": 3})
 
     reset(paused=False)
     yield w

@@ -64,7 +64,7 @@ def test_live_controls_send_actions(window, sent, qtbot) -> None:  # type: ignor
     c.v2v.setValue(50)
     qtbot.mouseClick(c.pause, Qt.MouseButton.LeftButton)
     assert sent == [C.SetMemory(value=0.4), C.NewSeed(), C.LockSeed(locked=True), C.SetPaused(paused=True),
-                    C.SetDriftGuard(enabled=True), C.SetV2V(strength=0.5), C.SetPaused(paused=False)]
+                    C.SetDriftGuard(enabled=True), C.SetV2V(amount=0.5), C.SetPaused(paused=False)]
     # the engine's state flows back into the widgets (no re-sending)
     qtbot.waitUntil(lambda: window.app.status()["engine"]["seed_locked"], timeout=20_000)
     n = len(sent)
