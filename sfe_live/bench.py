@@ -34,6 +34,8 @@ def bench(bundle: Any, stream: StreamConfig, *, prompt: str, blocks: int, decode
         engine = Engine(bundle, stream, prompt=prompt, seed=stream.seed, decode=decode)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    from sfe_live.model.runtime import warm_up
+    warm_up(engine)                               # a compiled DiT is timed warm (no-op otherwise)
     proc = psutil.Process()
     # compact per-block records (a dict per block would itself grow RSS over a long run)
     keys = ("block_s", "dit_s", "decode_s", "block_cpu_s")
@@ -108,6 +110,10 @@ def bench(bundle: Any, stream: StreamConfig, *, prompt: str, blocks: int, decode
     if plot:
         _plot(plot, rows, rss)
         out["plot"] = plot
+    from sfe_live.model.attention import backend_name
+    from sfe_live.model.decoders.options import decoder_stats
+    out["attention"] = backend_name()
+    out.update(decoder_stats(bundle.vae, engine.state.vae))
     return out
 
 

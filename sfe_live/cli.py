@@ -246,7 +246,8 @@ def add_live_arguments(h: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> Any:
-    """AppSettings for run and gui, from the same stream builder as render and bench."""
+    """AppSettings for run, gui and serve, from the same stream builder as render and bench (serve
+    lacks some live options: those take their defaults)."""
     from sfe_live.app import AppSettings
     from sfe_live.controls.options import control_overrides
     from sfe_live.model.decoders.options import decoder_choice
@@ -262,9 +263,11 @@ def settings_from(args: argparse.Namespace) -> Any:
     return AppSettings(model=args.model, checkpoint=args.checkpoint, device=args.device, width=width, height=height,
                        prompt=args.prompt, seed=opts.seed, frames_per_block=opts.frames_per_block,
                        kv_window=opts.kv_window, sink_frames=opts.sink_frames, steps=opts.steps,
-                       cues=args.cues, outputs=output_options(args), **sources, link=bool(args.link),
+                       cues=getattr(args, "cues", None), outputs=output_options(args), **sources,
+                       link=bool(getattr(args, "link", False)),
                        threads=args.threads, decoder=decoder_choice(args), controls=control_overrides(args),
-                       low_latency=bool(args.low_latency), runtime=runtime_options(args), log=args.log)
+                       low_latency=bool(getattr(args, "low_latency", False)), runtime=runtime_options(args),
+                       log=getattr(args, "log", None))
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ def test_same_flags_on_the_window_and_run(command) -> None:  # type: ignore[no-u
     if not argv[0:1] or argv[0].startswith("-"):
         argv = ["gui", *argv]
     args = cli.build_parser().parse_args(argv)
-    s = cli._settings(args)
+    s = cli.settings_from(args)
     assert s.controls == {"osc_host": "0.0.0.0", "osc_port": 9400, "osc_push": "10.0.0.5:7000",
                           "midi_inputs": ["Launch"], "audio_device": 2, "audio_enabled": True, "bpm": 128.0,
                           "quantize": "bar"}
@@ -21,7 +21,7 @@ def test_same_flags_on_the_window_and_run(command) -> None:  # type: ignore[no-u
 
 
 def test_unset_flags_leave_saved_settings_alone() -> None:
-    s = cli._settings(cli.build_parser().parse_args(["gui"]))
+    s = cli.settings_from(cli.build_parser().parse_args(["gui"]))
     assert s.controls == {} and not s.low_latency and s.outputs.record_dir is None and not s.link
 
 

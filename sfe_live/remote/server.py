@@ -24,7 +24,7 @@ from typing import Any, Optional
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 
 from sfe_live.app import App
-from sfe_live.engine.engine import command_from
+from sfe_live.engine.replaylog import command_from
 
 from . import protocol as P
 from .auth import Decision, TokenGate

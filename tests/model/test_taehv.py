@@ -163,7 +163,7 @@ def test_load_errors_are_one_line_naming_the_file(tmp_path, weights):
     save_file(wrong, str(tmp_path / "wrong.safetensors"))
     save_file({"decoder.conv1.weight": torch.zeros(1)}, str(tmp_path / "wan.safetensors"))
     (tmp_path / "trunc.safetensors").write_bytes(b"\x10\x00\x00")
-    cases = {"pickle.pth": "unreadable", "missing.safetensors": "decoder.22.bias",
+    cases = {"pickle.pth": "refused", "missing.safetensors": "decoder.22.bias",
              "wrong.safetensors": "decoder.22.weight", "wan.safetensors": "Wan VAE",
              "trunc.safetensors": "unreadable", "absent.pth": "not found"}
     for name, words in cases.items():

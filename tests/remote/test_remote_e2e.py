@@ -84,7 +84,8 @@ def test_remote_show_end_to_end(tmp_path) -> None:  # type: ignore[no-untyped-de
 
         def landed() -> list[dict]:
             log = [e for e in status(port)["log"] if e["block"] > 0]
-            want = [e for e in log if (e["command"] == "SetPrompt" and e["args"]["text"] in
+            # a prompt replaced before its block edge is logged as superseded: it arrived, in order
+            want = [e for e in log if (e["command"] in ("SetPrompt", "SupersededPrompt") and e["args"]["text"] in
                                        ("a blue square", "cue two: a yellow square")) or e["command"] == "Purge"]
             return want if len(want) >= 3 else []
         entries = wait_until(landed, 20)

@@ -43,10 +43,10 @@ def test_prompt_purge_go_in_order(window, sent, qtbot, cue_file) -> None:  # typ
 
     expected = [
         ("SetPrompt", {"text": "a blue cube", "transition": "blend", "strength": None, "blend_blocks": 6,
-                       "blend_mode": "linear"}),
-        ("Purge", {"strength": 2}),
+                       "blend_mode": "linear", "purge_mode": None}),
+        ("Purge", {"strength": 2, "mode": "full"}),                 # the log holds what ran
         ("SetPrompt", {"text": "a green forest", "transition": "blend", "strength": None, "blend_blocks": 6,
-                       "blend_mode": "linear"}),
+                       "blend_mode": "linear", "purge_mode": None}),
     ]
     # wait for the last of them (on a loaded machine the engine may be blocks behind the GUI)
     qtbot.waitUntil(lambda: applied(("SetPrompt",))[-1:] == expected[-1:]
@@ -96,7 +96,7 @@ def test_cue_list_loaded_by_the_controls_shows_up(window, sent, qtbot) -> None: 
     assert sent[-1] == C.SetPrompt(text=w.cue_panel.cues[1].prompt, transition="purge", strength=3)
 
 
-def test_v2v_source_reaches_the_engine(window, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_v2v_source_reaches_the_engine(window, tmp_path, qtbot) -> None:  # type: ignore[no-untyped-def]
     import numpy as np
     from PySide6.QtGui import QImage
 
@@ -106,6 +106,6 @@ def test_v2v_source_reaches_the_engine(window, tmp_path) -> None:  # type: ignor
     path = tmp_path / "still.png"
     assert QImage(a.data, 64, 48, 192, QImage.Format.Format_RGB888).save(str(path))
     assert window.controller.set_source(StillImageSource(path))
-    assert window.app.engine.source is not None
+    qtbot.waitUntil(lambda: window.app.engine.source is not None, timeout=20_000)   # at the next block edge
     assert window.controller.set_source(None)
-    assert window.app.engine.source is None
+    qtbot.waitUntil(lambda: window.app.engine.source is None, timeout=20_000)
