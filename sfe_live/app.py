@@ -167,8 +167,8 @@ class App:
         return self
 
     def _on_block(self, block: Block) -> None:
-        if self.frozen:
-            return                                  # the playout holds the last frame
+        # frozen: blocks still flow through the playout (which shows the held frame), so the engine
+        # keeps its real-time pace instead of racing ahead with nothing consuming its frames
         frames = np.zeros_like(block.frames) if self.blackout else block.frames
         self.outputs.on_block(block.index, frames)
 
@@ -184,8 +184,7 @@ class App:
     def set_freeze(self, on: Any = None) -> None:
         """Hold the current frame on every output (generation goes on underneath)."""
         self.frozen = (not self.frozen) if on is None else bool(on)
-        if self.frozen:
-            self.outputs.clear()
+        self.outputs.set_freeze(self.frozen)
         self.hub.set_state("freeze", self.frozen)
 
     def _wire_outputs(self) -> None:

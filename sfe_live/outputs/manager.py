@@ -114,6 +114,10 @@ class OutputManager:
         """Drop frames waiting in the playout (a hard cut); the last frame stays on screen."""
         self._playout.clear()
 
+    def set_freeze(self, on: bool) -> None:
+        """Every output shows the frame on screen now while frames keep flowing at the fixed rate."""
+        self._playout.freeze(on)
+
     def set_hold(self, paused: bool) -> None:
         """The engine paused (True) or resumed: while paused the last frame stays without counting
         underruns or repeats."""

@@ -108,6 +108,7 @@ class Playout:
         self._late_resyncs = 0
         self._emit_times: Deque[float] = collections.deque(maxlen=32)
         self._held = False
+        self._frozen: Optional[np.ndarray] = None    # the frame every tick shows while frozen
 
     # -- input ------------------------------------------------------------------------------
 
@@ -130,6 +131,11 @@ class Playout:
     def clear(self) -> None:
         """Drop queued frames (e.g. a hard cut); keeps showing the last frame."""
         self._buf.clear()
+
+    def freeze(self, on: bool) -> None:
+        """Show the current frame on every tick while frames keep being consumed at the fixed rate
+        (the pacing of the engine and the sinks' clocks stay as they are)."""
+        self._frozen = self._last if on else None
 
     def hold(self, on: bool) -> None:
         """The producer paused on purpose: an empty buffer then repeats the last frame without counting
@@ -193,7 +199,7 @@ class Playout:
         if repeated and not self._held:
             self._repeats += 1
         self._seq += 1
-        return Tick(self._last, self._seq, t, repeated)
+        return Tick(self._last if self._frozen is None else self._frozen, self._seq, t, repeated)
 
     def status(self) -> PlayoutStatus:
         times = self._emit_times
@@ -289,6 +295,10 @@ class PlayoutThread:
     def hold(self, on: bool) -> None:
         with self._cond:
             self.playout.hold(on)
+
+    def freeze(self, on: bool) -> None:
+        with self._cond:
+            self.playout.freeze(on)
 
     def status(self) -> PlayoutStatus:
         with self._cond:

@@ -162,3 +162,23 @@ def test_a_paused_producer_is_not_a_glitch():
         ticks += p.advance(t)
         t += dt
     assert p.status().underruns == 0 and ticks[-1].frame.max() == 1
+
+
+def test_freeze_shows_one_frame_and_keeps_consuming():
+    """Frozen, every tick shows the frame of the moment while the buffer drains at the fixed rate
+    (so the engine's back-pressure keeps it at real time instead of racing ahead)."""
+    p = Playout(PlayoutConfig(fps=16.0, prebuffer=1))
+    dt, t, ticks = 1 / 16, 0.0, []
+    p.push(np.full((2, 2, 2, 3), 7, np.uint8), 0.0)
+    ticks += p.advance(t)
+    p.freeze(True)
+    for i in range(8):
+        p.push(np.full((1, 2, 2, 3), 100 + i, np.uint8), t)
+        t += dt
+        ticks += p.advance(t)
+    assert {int(k.frame[0, 0, 0]) for k in ticks} == {7}
+    assert p.status().depth <= 1 and p.status().underruns == 0     # consumed, not piled up
+    p.freeze(False)
+    p.push(np.full((1, 2, 2, 3), 200, np.uint8), t)
+    t += dt
+    assert int(p.advance(t)[-1].frame[0, 0, 0]) >= 100
