@@ -35,7 +35,7 @@ def test_folder_deleted_mid_take_keeps_the_take(tmp_path, caplog):
         rec.close()
     assert rec.path is not None and rec.path.exists()
     assert _frames(rec.path) == 32
-    lines = [r.getMessage() for r in caplog.records if "deleted" in r.getMessage()]
+    lines = [r.getMessage() for r in caplog.records if "recreated it" in r.getMessage()]
     assert len(lines) == 1 and str(rec.path) in lines[0]
 
 
