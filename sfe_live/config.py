@@ -141,6 +141,16 @@ WAN21_LATENTS_STD = (
 )
 
 
+def causal_pixel_frames(latent_frames: int, first_in_stream: bool, temporal_factor: int) -> int:
+    """Pixel frames a causal video decoder gives for ``latent_frames`` (the stream's first latent gives 1,
+    every other ``temporal_factor``): the Wan VAE's and TAEHV's geometry."""
+    if latent_frames <= 0:
+        return 0
+    if first_in_stream:
+        return 1 + (latent_frames - 1) * temporal_factor
+    return latent_frames * temporal_factor
+
+
 @dataclass(frozen=True)
 class VAEConfig:
     """Wan2.1 causal video VAE (defaults: the released Wan2.1_VAE.pth)."""
@@ -178,11 +188,7 @@ class VAEConfig:
 
     def pixel_frames(self, latent_frames: int, first_in_stream: bool) -> int:
         """Pixel frames decoded from ``latent_frames`` (the stream's first latent gives 1)."""
-        if latent_frames <= 0:
-            return 0
-        if first_in_stream:
-            return 1 + (latent_frames - 1) * self.temporal_factor
-        return latent_frames * self.temporal_factor
+        return causal_pixel_frames(latent_frames, first_in_stream, self.temporal_factor)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}

@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
 import torch
+
+from sfe_live.config import causal_pixel_frames
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -84,11 +86,7 @@ class TAEHVConfig:
 
     def pixel_frames(self, latent_frames: int, first_in_stream: bool) -> int:
         """Pixel frames decoded from ``latent_frames`` (the stream's first latent gives 1)."""
-        if latent_frames <= 0:
-            return 0
-        if first_in_stream:
-            return 1 + (latent_frames - 1) * self.temporal_factor
-        return latent_frames * self.temporal_factor
+        return causal_pixel_frames(latent_frames, first_in_stream, self.temporal_factor)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
