@@ -30,11 +30,10 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
 import torch
-
-from sfe_live.config import causal_pixel_frames
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sfe_live.config import causal_pixel_frames
 from sfe_live.model.files import ModelLoadError, load_strict, read_state_dict
 
 log = logging.getLogger(__name__)
