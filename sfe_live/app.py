@@ -429,3 +429,29 @@ class App:
         with self._lock:
             out["messages"] = list(self.messages[-5:])
         return out
+
+
+def run_until_stopped(app: App, duration: Optional[float], status_line: Callable[[dict[str, Any]], str],
+                      stop_reason: Callable[[], Optional[str]] = lambda: None) -> Optional[str]:
+    """The headless loop of ``run --headless`` (local or remote): run the started ``app`` until Ctrl-C /
+    SIGTERM, ``duration`` seconds, or ``stop_reason()`` gives a reason (which is returned); log
+    ``status_line(app.status())`` every 5 s; always stop the app."""
+    import signal
+    import time
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    t_end = time.monotonic() + duration if duration else None
+    last = 0.0
+    try:
+        while not stop.is_set() and (t_end is None or time.monotonic() < t_end):
+            reason = stop_reason()
+            if reason is not None:
+                return reason
+            stop.wait(0.05)
+            if time.monotonic() - last > 5:
+                last = time.monotonic()
+                log.info("%s", status_line(app.status()))
+    finally:
+        app.stop()
+    return None

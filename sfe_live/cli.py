@@ -15,9 +15,7 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
-import time
 from typing import Any, Callable, Optional, Sequence
 
 from sfe_live.errors import UserError
@@ -290,32 +288,23 @@ def cmd_run(args: argparse.Namespace) -> int:
             app.set_v2v_source(FileSource(args.v2v, stepped_fps=app.engine.stream.fps), amount)
         except Exception as exc:
             raise UserError(f"--v2v {args.v2v}: {str(exc).splitlines()[0]}") from None
-    stop = {"flag": False}
-
-    def on_signal(signum: int, frame: Any) -> None:
-        stop["flag"] = True
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    from sfe_live.app import run_until_stopped
     app.start()
     if app.startup_problems():  # a part asked for by name did not start: one line, exit 2
         app.stop()
         raise UserError(app.startup_problems()[0])
     log.info("running headless; Ctrl-C stops")
-    t_end = time.monotonic() + args.duration if args.duration else None
-    last = 0.0
-    try:
-        while not stop["flag"] and (t_end is None or time.monotonic() < t_end):
-            if args.blocks is not None and app.runner is not None and app.runner.blocks_done >= args.blocks:
-                break
-            time.sleep(0.05)
-            if time.monotonic() - last > 5:
-                last = time.monotonic()
-                st = app.status()["engine"]
-                log.info("block %d  %.1f fps  %s  prompt=%r", st["block"], st["fps"],
-                         st["error"] or "ok", st["prompt"][:60])
-    finally:
-        app.stop()
-        log.info("stopped cleanly: %s", app.summary())
+
+    def enough_blocks() -> Optional[str]:
+        done = args.blocks is not None and app.runner.blocks_done >= args.blocks
+        return f"{args.blocks} blocks done" if done else None
+
+    def status_line(st: dict[str, Any]) -> str:
+        e = st["engine"]
+        return f"block {e['block']}  {e['fps']:.1f} fps  {e['error'] or 'ok'}  prompt={e['prompt'][:60]!r}"
+
+    run_until_stopped(app, args.duration, status_line, enough_blocks)
+    log.info("stopped cleanly: %s", app.summary())
     return 0
 
 

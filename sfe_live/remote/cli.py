@@ -14,8 +14,7 @@ import logging
 import os
 import signal
 import sys
-import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from sfe_live.config import RemoteConfig
 
@@ -83,31 +82,25 @@ def run_headless(settings: AppSettings, duration: float | None) -> int:
         app.load(lambda f, m: log.info("%3.0f%% %s", 100 * f, m))
     except (ConnectionError, OSError) as exc:
         return _fail(str(exc))
-    stop = {"flag": False}
-
-    def on_signal(signum: int, frame: Any) -> None:
-        stop["flag"] = True
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    from sfe_live.app import run_until_stopped
     app.start()
     log.info("bridging to %s; Ctrl-C stops", settings.remote.url if settings.remote else "?")
-    t_end = time.monotonic() + duration if duration else None
-    last = 0.0
-    try:
-        while not stop["flag"] and (t_end is None or time.monotonic() < t_end):
-            time.sleep(0.1)
-            if app.link is not None and app.link.done.is_set():
-                return _fail(app.link.error or "the remote link stopped")
-            if time.monotonic() - last > 5:
-                last = time.monotonic()
-                st = app.status()
-                r, e = st.get("remote", {}), st.get("engine", {})
-                log.info("remote %s  block %s  rtt %.1f ms  jitter %.1f ms  frames %d (dropped %d)  %.0f kbps  "
-                         "prompt=%r", r.get("state"), e.get("block"), r.get("rtt_ms", 0), r.get("jitter_ms", 0),
-                         r.get("frames", 0), r.get("dropped", 0), r.get("kbps", 0), str(e.get("prompt", ""))[:60])
-    finally:
-        app.stop()
-        log.info("stopped cleanly")
+
+    def link_stopped() -> Optional[str]:
+        if app.link is not None and app.link.done.is_set():
+            return app.link.error or "the remote link stopped"
+        return None
+
+    def status_line(st: dict[str, Any]) -> str:
+        r, e = st.get("remote", {}), st.get("engine", {})
+        return (f"remote {r.get('state')}  block {e.get('block')}  rtt {r.get('rtt_ms', 0):.1f} ms  "
+                f"jitter {r.get('jitter_ms', 0):.1f} ms  frames {r.get('frames', 0)} (dropped {r.get('dropped', 0)})  "
+                f"{r.get('kbps', 0):.0f} kbps  prompt={str(e.get('prompt', ''))[:60]!r}")
+
+    reason = run_until_stopped(app, duration, status_line, link_stopped)
+    if reason is not None:
+        return _fail(reason)
+    log.info("stopped cleanly")
     return 0
 
 
