@@ -343,6 +343,7 @@ class Runner:
                 # one line naming what to change (no traceback); free what the failed block held, retry
                 from sfe_live.model.runtime import free_accelerator_cache, oom_message
                 self._error = oom_message(self.engine.bundle)
+                self._error_at, self._generation_failed = time.monotonic(), True   # cleared once blocks come
                 log.error(self._error)
                 free_accelerator_cache()
                 self._publish(running=True)
