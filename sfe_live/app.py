@@ -161,6 +161,9 @@ class App:
         self.runner.add_pause_listener(self.outputs.set_hold)
         say(0.85, "wiring controls")
         self._wire_controls()
+        # cues fire where the engine takes a block's commands, timed by when that block is shown (as in render)
+        self.hub.cues.drive_by_blocks(self.runner.presentation_time)
+        self.runner.add_edge_hook(self.hub.cues.block_edge)
         self._wire_outputs()
         self.loaded = True
         say(1.0, "ready")

@@ -1,9 +1,11 @@
 """Offline render: the live app's engine, cue player and recorder, driven by video time.
 
 ``render(bundle, job)`` builds one :class:`Engine` and generates blocks as fast as it can. Cue
-lists play through the same :class:`CuePlayer` the live show uses, ticked before every block
-with a clock that reads the *video* time (frames so far / fps) and a :class:`TempoClock` on that
-clock, so ``advance_blocks`` and ``advance_beats`` fire where they would on stage. Frames go to
+lists play through the same :class:`CuePlayer` the live show uses, driven by blocks
+(:meth:`CuePlayer.block_edge` before every block) with a clock that reads the *video* time (frames
+so far / fps) and a :class:`TempoClock` on that clock. Live, the runner drives the player the same
+way on the time each block reaches the screen, so ``advance_blocks``, ``advance_beats`` and
+quantised GOs switch on the same block as on stage. Frames go to
 the same :class:`Recorder` sink the app records with (MP4 or a PNG sequence); video-to-video
 input is a :class:`FileSource` stepped at the stream's rate. A replay (``job.replay``) rebuilds
 the logged stream and re-applies the logged timeline, length included.
@@ -25,7 +27,7 @@ from sfe_live.engine.replaylog import ReplayLog, SourceSpec
 from sfe_live.errors import UserError
 from sfe_live.outputs.recorder import Recorder
 from sfe_live.progress import Progress
-from sfe_live.show.cues import CueList, CuePlayer
+from sfe_live.show.cues import BlockEdgeTimer, CueList, CuePlayer
 from sfe_live.sources.file import FileSource
 
 log = logging.getLogger(__name__)
@@ -128,7 +130,7 @@ def render(bundle: Any, job: RenderJob, engine: Optional[Engine] = None) -> dict
     def video_time() -> float:
         return frames_done / fps
 
-    player = CuePlayer(pending.append, tempo=TempoClock(job.bpm, clock=video_time), timer=None,
+    player = CuePlayer(pending.append, tempo=TempoClock(job.bpm, clock=video_time), timer=BlockEdgeTimer(),
                        block=lambda: engine.state.block_index, clock=video_time)
     if job.cues is not None:
         player.load(job.cues)
@@ -149,7 +151,7 @@ def render(bundle: Any, job: RenderJob, engine: Optional[Engine] = None) -> dict
     t0 = time.perf_counter()
     try:
         for b in range(blocks):
-            player.tick()
+            player.block_edge()
             for cmd in pending:
                 engine.apply(cmd)
             pending.clear()

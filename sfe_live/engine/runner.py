@@ -24,6 +24,13 @@ logged as superseded (the command log keeps every prompt that arrived, in order)
 values are never held. Off real time (``realtime=False``) a prompt is encoded in place, so each
 command applies at exactly the next block edge.
 
+Block edges: :meth:`add_edge_hook` functions run on the worker just before it takes the commands
+for its next block (the cue player fires there), and :meth:`presentation_time` says when the block
+those commands land on reaches the screen: the video time of that block on an anchor set at the
+first block, moved forward only when the show falls behind real time or resumes from a pause. A
+beat-timed cue so lands on the block shown at its beat, whatever the look-ahead, and on the same
+block as in an offline render.
+
 ``status()`` returns an immutable snapshot the GUI, OSC and CLI poll; nothing calls into
 them from here.
 """
@@ -174,6 +181,9 @@ class Runner:
         self.blocks_done = 0
         self._source_lock = threading.Lock()
         self._pending_source: Optional[tuple[Optional[FrameSource], SourceSpec]] = None
+        self._edge_hooks: list[Callable[[], None]] = []
+        self._frames_total = 0
+        self._present: Optional[tuple[float, int]] = None    # (anchor, frames before the block commands land on)
 
     # -- public API (any thread) -----------------------------------------------------------------
     def submit(self, cmd: C.Command) -> None:
@@ -199,6 +209,17 @@ class Runner:
     def add_pause_listener(self, fn: Callable[[bool], None]) -> None:
         """``fn(paused)`` on the worker thread whenever pause takes effect or ends."""
         self._pause_listeners.append(fn)
+
+    def add_edge_hook(self, fn: Callable[[], None]) -> None:
+        """``fn()`` on the worker thread at every block edge, before that block's commands are taken
+        (while paused: every 0.1 s), with :meth:`presentation_time` reading that block's time."""
+        self._edge_hooks.append(fn)
+
+    def presentation_time(self) -> float:
+        """When the block a command submitted now lands on reaches the screen (``time.monotonic``
+        seconds, the tempo clock's time): the anchor plus the video time before that block."""
+        p = self._present
+        return time.monotonic() if p is None else p[0] + p[1] / self.engine.stream.fps
 
     def remove_listener(self, fn: BlockListener) -> None:
         if fn in self._listeners:
@@ -295,6 +316,26 @@ class Runner:
             if self.queue.wakeup.wait(left):
                 self._apply_pending()
 
+    def _edge(self) -> None:
+        """A block edge: place the next block on the presentation clock, then run the edge hooks."""
+        now, frames, fps = time.monotonic(), self._frames_total, self.engine.stream.fps
+        anchor = now if self._present is None else self._present[0]
+        if anchor + frames / fps < now:           # behind real time, or resumed: it cannot show earlier than now
+            anchor = now - frames / fps
+        self._present = (anchor, frames)
+        for fn in list(self._edge_hooks):
+            try:
+                fn()
+            except Exception:
+                log.exception("edge hook %r failed", fn)
+
+    def _generating(self) -> None:
+        """The commands taken: from now on a command lands on the block after the one being made."""
+        if self._present is not None:
+            e = self.engine
+            made = e.bundle.config.vae.pixel_frames(e.stream.frames_per_block, e.state.block_index == 0)
+            self._present = (self._present[0], self._frames_total + made)
+
     def _tell_paused(self, paused: bool) -> None:
         for fn in list(self._pause_listeners):
             try:
@@ -328,15 +369,19 @@ class Runner:
         while not self._stop.is_set():
             self._apply_pending()
             if self.engine.paused:
+                self._edge()                      # a GO while paused still applies (as any command does)
+                self._apply_pending()
                 self._publish(running=True)
                 self.queue.wakeup.wait(0.1)
                 continue
             self._pace()
             if self._stop.is_set():
                 break
+            self._edge()
             self._apply_pending()
             if self.engine.paused:
                 continue
+            self._generating()
             try:
                 block = self.engine.next_block()
             except torch.OutOfMemoryError:
@@ -363,6 +408,9 @@ class Runner:
                     log.info("generation recovered")
                 self._error, self._generation_failed = "", False
             self._frames_out += block.frames.shape[0]
+            self._frames_total += block.frames.shape[0]
+            if self._present is not None:
+                self._present = (self._present[0], self._frames_total)
             self._times.append((time.perf_counter(), block.frames.shape[0]))
             for fn in list(self._listeners):
                 try:

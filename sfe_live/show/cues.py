@@ -232,12 +232,48 @@ class TimerLike(Protocol):
     def cancel(self, job: int) -> None: ...
 
 
+class BlockEdgeTimer:
+    """A :class:`TimerLike` whose jobs run at block edges, not on a thread: ``run_due(t)`` (called where
+    the engine takes the commands for its next block, ``t`` that block's presentation time) runs every
+    job due by ``t``, in order. Render and the live runner both drive their cue player with one, so a
+    cue lands on the same block in both (:meth:`CuePlayer.block_edge`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: dict[int, tuple[float, Callable[[], None]]] = {}
+        self._ids = 0
+
+    def call_at(self, when: float, fn: Callable[[], None]) -> int:
+        with self._lock:
+            self._ids += 1
+            self._jobs[self._ids] = (when, fn)
+            return self._ids
+
+    def cancel(self, job: int) -> None:
+        with self._lock:
+            self._jobs.pop(job, None)
+
+    def run_due(self, t: float) -> None:
+        with self._lock:
+            due = sorted((when, job) for job, (when, _) in self._jobs.items() if when <= t + 1e-9)
+            fns = [self._jobs.pop(job)[1] for _, job in due]
+        for fn in fns:
+            fn()
+
+
 class CuePlayer:
     """Holds the loaded cue list and the current cue; fires cues as ``SetPrompt`` commands.
 
     ``go(n)`` fires cue ``n`` (1-based) now or, when quantised, at the next beat/bar minus the
     look-ahead (a later GO replaces a pending one). ``tick()`` (called ~30×/s by the hub) runs
     auto-advance after N blocks (from ``block()``) or N beats (from the tempo clock).
+
+    Driven by blocks (``timer`` a :class:`BlockEdgeTimer`, ``clock`` the presentation time of the
+    block the engine makes next: video time in render, :meth:`Runner.presentation_time` live), every
+    timed cue fires in :meth:`block_edge`, just before the engine takes that block's commands, and
+    lands on the first block shown at or after its beat; a GO sent from another thread goes to the
+    engine at once and takes the beat of the block it lands on (the next edge) as its own. The same
+    cue list, tempo and model so switch on the same block offline and on stage.
     """
 
     def __init__(self, submit: Callable[[Command], None], *, tempo: Optional[BeatClock] = None,
@@ -249,6 +285,9 @@ class CuePlayer:
         self._block = block or (lambda: None)
         self.lookahead = float(lookahead)
         self._clock = clock
+        self._edges = isinstance(timer, BlockEdgeTimer)
+        self._in_edge = False            # inside block_edge: a cue fired there lands on that edge's block
+        self._beat_at_edge = False       # the current cue's beat is set by the next block edge
         self._lock = threading.RLock()
         self._ratelog = RateLimitedLog(log)
         self.cue_list: Optional[CueList] = None
@@ -264,6 +303,28 @@ class CuePlayer:
         self.on_load: Optional[Callable[[list[str]], None]] = None
 
     # ------------------------------------------------------------------ loading
+    def drive_by_blocks(self, presentation_time: Callable[[], float]) -> None:
+        """Fire timed cues at block edges from now on, on ``presentation_time()`` (see the class
+        docstring); the engine's worker calls :meth:`block_edge`. A GO pending on the old timer is cancelled."""
+        with self._lock:
+            self._cancel_pending()
+            self.timer, self._clock, self._edges = BlockEdgeTimer(), presentation_time, True
+
+    def block_edge(self) -> None:
+        """Where the engine takes the commands for its next block (the player's clock reads when that
+        block is shown): auto-advance, then every GO due by then, so a cue's command lands on this block."""
+        with self._lock:
+            self._in_edge = True
+            try:
+                if self._beat_at_edge and self.tempo is not None:
+                    self._beat_at_edge = False
+                    self._fired_beat = self.tempo.beat_at(self._clock() + self.lookahead)
+                self.tick()
+                if isinstance(self.timer, BlockEdgeTimer):
+                    self.timer.run_due(self._clock())
+            finally:
+                self._in_edge = False
+
     def load(self, cue_list: Optional[CueList]) -> None:
         with self._lock:
             self._cancel_pending()
@@ -300,7 +361,7 @@ class CuePlayer:
                 self._cancel_pending()
                 self._fire(i)
                 return True
-            return self._fire_at(i, self.tempo.next_boundary(unit, lookahead=self.lookahead))
+            return self._fire_at(i, self.tempo.next_boundary(unit, t=self._clock(), lookahead=self.lookahead))
 
     def _fire_at(self, i: int, when: float) -> bool:
         """Fire cue index ``i`` at clock time ``when`` (now if that has come); replaces a pending GO.
@@ -310,7 +371,7 @@ class CuePlayer:
         """
         self._cancel_pending()
         beat = None if self.tempo is None else self.tempo.beat_at(when + self.lookahead)
-        if self.timer is None or when <= self._clock() + 1e-3:
+        if self.timer is None or (not self._edges and when <= self._clock() + 1e-3):
             self._fire(i, beat)
             return True
         job = self.timer.call_at(when, lambda i=i, beat=beat: self._fire_pending(i, beat))
@@ -367,8 +428,10 @@ class CuePlayer:
         cue = cl.cues[i]
         self.index = i
         self._fired_block = self._safe_block()
-        # the beat on which this cue reaches the screen (a quantised GO fires look-ahead early)
-        self._fired_beat = (None if self.tempo is None else
+        # the beat on which this cue reaches the screen (a quantised GO fires look-ahead early); driven by
+        # blocks, a GO from another thread learns it at the edge of the block its command lands on
+        self._beat_at_edge = self._edges and beat is None and not self._in_edge
+        self._fired_beat = (None if self.tempo is None or self._beat_at_edge else
                             beat if beat is not None else self.tempo.beat_at(self._clock() + self.lookahead))
         self._fired_time = self._clock()
         self._auto_done = False

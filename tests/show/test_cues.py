@@ -223,3 +223,34 @@ def test_player_without_list_is_quiet():
     pl = CuePlayer(lambda c: None)
     assert not pl.go(1) and not pl.next() and not pl.prev()
     assert pl.status()["cue"] == 0
+
+
+def test_block_driven_player_fires_only_at_block_edges_on_the_shown_beat():
+    """Driven by blocks (render, and the live runner), a quantised GO and an auto-follow fire at a block
+    edge: on the first block shown at or after their beat; a plain GO counts its beats from its block."""
+    from sfe_live.controls.tempo import TempoClock
+    from sfe_live.show.cues import BlockEdgeTimer
+
+    t = [0.0]                                   # the presentation time of the block made next
+    clock = lambda: t[0]  # noqa: E731
+    fired = []
+    pl = CuePlayer(lambda c: fired.append((round(t[0], 6), c.text)), tempo=TempoClock(120.0, clock=clock),
+                   timer=BlockEdgeTimer(), clock=clock)
+    pl.load(CueList((Cue("x", advance_beats=3), Cue("y"), Cue("z")), quantize="bar"))
+    t[0] = 0.3
+    pl.go(1)                                    # quantised to the bar at 2.0 s
+    for k in range(2, 14):                      # blocks of 0.3 s; the hub's ticks between edges fire nothing
+        t[0] = round(0.3 * k - 0.15, 6)
+        pl.tick()
+        t[0] = round(0.3 * k, 6)
+        pl.block_edge()
+    # x on the first block shown at or after 2.0 s (2.1), y 3 beats (1.5 s) later: first edge >= 3.5 (3.6)
+    assert fired == [(2.1, "x"), (3.6, "y")]
+    assert pl.status()["cue"] == 2
+    pl.load(CueList((Cue("x", advance_beats=1), Cue("y"))))
+    t[0] = 4.05
+    pl.go(1)                                    # from another thread between edges: sent at once ...
+    assert fired[-1] == (4.05, "x") and pl.status()["cue"] == 1
+    for t[0] in (4.2, 4.5, 4.8):                # ... and timed from the block it lands on (4.2): y at 4.7
+        pl.block_edge()
+    assert fired[-1] == (4.8, "y")
