@@ -40,8 +40,8 @@ def test_advance_beats_switch_on_the_same_block_live_as_rendered(tmp_path, monke
     assert switches(rendered) == want
 
     live = tmp_path / "live.jsonl"
-    app = App(AppSettings(model="tiny-random", prompt="a red ball", seed=9, width=32, height=32, frames_per_block=2, realtime=True,
-                          osc=False, controls={"bpm": 120.0, "midi_enabled": False}, log=str(live))).load()
+    app = App(AppSettings(model="tiny-random", prompt="a red ball", seed=9, width=32, height=32, frames_per_block=2,
+                          realtime=True, osc=False, controls={"bpm": 120.0, "midi_enabled": False}, log=str(live))).load()
     frames = []
     app.runner.add_listener(lambda b: frames.append(b.frames.shape[0]))
     for cue in app.hub.cues.load_file(cues).cues:
