@@ -285,9 +285,34 @@ class App:
             log.exception("stopping controls")
         self.runner.stop()
         self.outputs.stop()
-        if self.settings.log:
-            self.engine.write_log(self.settings.log)
-            log.info("command log written to %s", self.settings.log)
+        self.write_command_log()
+
+    # -- the command log (replayable) ---------------------------------------------------------------
+    def set_command_log(self, path: Optional[str]) -> str:
+        """Write the command log to ``path`` when the show stops (None: no log; ``--log`` or the Settings
+        dialog). Set during a show, the engine keeps every entry from then on, so the log still runs from
+        the show's start; returns "" or one line saying why it cannot for this show (it then applies from
+        the next start)."""
+        self.settings.log = path or None
+        if not self.loaded:
+            return ""
+        self.engine.log_limit = None if path else LIVE_LOG_LIMIT
+        if path and self.engine.log_dropped:
+            return (f"command log: the first {self.engine.log_dropped} commands of this show are no longer in "
+                    f"memory; {path} gets a complete log from the next start")
+        return ""
+
+    def write_command_log(self) -> None:
+        """At stop: the command log to ``settings.log``; one line in the messages when it cannot be."""
+        path = self.settings.log
+        if not path:
+            return
+        try:
+            self.engine.write_log(path)
+        except (OSError, ValueError) as exc:
+            self.message(f"command log not written to {path}: {exc}", logging.ERROR)
+            return
+        log.info("command log written to %s", path)
 
     # -- commands and actions ---------------------------------------------------------------------
     def submit(self, cmd: C.Command) -> None:

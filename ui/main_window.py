@@ -335,6 +335,7 @@ class MainWindow(QMainWindow):
         if not s.outputs.record_dir and self.ui.record_dir:
             s.outputs = dataclasses.replace(s.outputs, record_dir=self.ui.record_dir)
         s.low_latency = s.low_latency or self.ui.low_latency
+        s.log = s.log or self.ui.command_log or None
 
     def open_settings(self) -> None:
         if self.locked:
@@ -348,7 +349,8 @@ class MainWindow(QMainWindow):
                    else ControlSettings.from_any(self.app_settings.controls))
         devices, _err = list_input_devices()
         dlg = SettingsDialog(current, self.ui.record_dir, self.ui.low_latency, self.ui.preview_path,
-                             audio_devices=devices, default_record_dir=str(default_record_dir()), parent=self)
+                             audio_devices=devices, default_record_dir=str(default_record_dir()),
+                             command_log=self.app_settings.log or "", parent=self)
         if dlg.exec() == SettingsDialog.DialogCode.Accepted:
             self.apply_settings(dlg.values())
 
@@ -360,14 +362,20 @@ class MainWindow(QMainWindow):
         latency_changed = choice.low_latency != self.ui.low_latency
         self.ui.low_latency = choice.low_latency
         self.ui.preview_path = choice.preview_path
+        if choice.command_log != (self.app_settings.log or ""):   # a --log flag is not saved unless edited
+            self.ui.command_log = choice.command_log
         self.store.save(self.ui)
         s = self.app_settings
         s.controls = dict(self.ui.controls)
         s.outputs = dataclasses.replace(s.outputs, record_dir=choice.record_dir or None)
         s.low_latency = choice.low_latency
+        s.log = choice.command_log or None
         changed: list[str] = []
         if self.app is not None:
             self.app.set_record_dir(choice.record_dir or None)
+            why = self.app.set_command_log(choice.command_log or None)
+            if why:
+                self.banner.show_message("warning", why)
             self.app.settings.low_latency = s.low_latency
             try:
                 changed = self.app.reconfigure_controls(choice.controls)

@@ -53,6 +53,7 @@ class UiSettings:
     controls: dict[str, Any] = field(default_factory=dict)   # ControlSettings fields (Settings dialog)
     record_dir: str = ""                # "" = <the user's video folder>/sfe-live
     low_latency: bool = False           # applies at the next model load
+    command_log: str = ""               # "" = none; else the replayable command log, written when the show stops
 
     HISTORY_MAX = 100
 

@@ -1,11 +1,12 @@
 """The Settings dialog: everything the app reads from settings, grouped as a performer looks for it.
 
 Network (OSC listen address and port, reply port, push target), MIDI (inputs, clock), audio (device,
-gain), tempo (BPM, Ableton Link, cue quantise and look-ahead), recordings folder, performance
-(low-latency mode, preview path). :meth:`SettingsDialog.values` returns a :class:`SettingsChoice`;
-the window saves it (atomically, in ``ui-settings.json``) and applies the control settings live
-(only the changed part restarts). The same settings exist as flags on ``sfe-live`` and ``sfe-live run``
-(flags win over saved values for that run).
+gain), tempo (BPM, Ableton Link, cue quantise and look-ahead), recordings folder, command log (a
+replayable log of the show, written when it stops), performance (low-latency mode, preview path).
+:meth:`SettingsDialog.values` returns a :class:`SettingsChoice`; the window saves it (atomically, in
+``ui-settings.json``) and applies the control settings and the command log live (only the changed part
+restarts). The same settings exist as flags on ``sfe-live`` and ``sfe-live run`` (flags win over saved
+values for that run).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
@@ -34,6 +36,7 @@ class SettingsChoice:
     record_dir: str                 # "" = the default folder
     low_latency: bool
     preview_path: str
+    command_log: str = ""           # "" = no command log
 
 
 def check_host(text: str) -> Optional[str]:
@@ -45,6 +48,18 @@ def check_host(text: str) -> Optional[str]:
         return f"'{text}' is not an IP address (127.0.0.1 = this computer, 0.0.0.0 = every network)"
 
 
+def check_log_path(text: str) -> Optional[str]:
+    """None if the command log can be written at ``text`` (empty: no log), else a one-line reason."""
+    if not text.strip():
+        return None
+    path = Path(text.strip()).expanduser()
+    if path.is_dir():
+        return f"command log {path} is a folder: give a file name, e.g. {path / 'show.jsonl'}"
+    if not path.parent.is_dir():
+        return f"command log: the folder {path.parent} does not exist"
+    return None
+
+
 def check_host_port(text: str) -> Optional[str]:
     host, sep, port = text.strip().rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
@@ -54,7 +69,7 @@ def check_host_port(text: str) -> Optional[str]:
 
 class SettingsDialog(QDialog):
     def __init__(self, controls: ControlSettings, record_dir: str, low_latency: bool, preview_path: str,
-                 audio_devices: Sequence[str] = (), default_record_dir: str = "",
+                 audio_devices: Sequence[str] = (), default_record_dir: str = "", command_log: str = "",
                  parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
@@ -130,13 +145,29 @@ class SettingsDialog(QDialog):
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addWidget(self.record_dir, 1)
         rl.addWidget(browse)
+        self.command_log = QLineEdit(command_log)
+        self.command_log.setPlaceholderText("none — e.g. ~/shows/tonight.jsonl")
+        self.command_log.setToolTip("Every command of the show from its start, written here when the show "
+                                    "stops; sfe-live render --replay FILE renders it again frame for frame")
+        log_browse = QPushButton("Browse…")
+        log_browse.clicked.connect(self._browse_log)
+        log_row = QWidget()
+        ll = QHBoxLayout(log_row)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(self.command_log, 1)
+        ll.addWidget(log_browse)
+        log_hint = QLabel("Written when the show stops, from the show's start (also when set during it).\n"
+                          "Replay: sfe-live render --replay FILE")
+        log_hint.setProperty("role", "caption")
+        log_hint.setWordWrap(True)
         self.low_latency = QCheckBox("Low latency: 1 latent frame per block, minimal playout buffer "
                                      "(next model load)")
         self.low_latency.setChecked(low_latency)
         self.preview_path = QComboBox()
         self.preview_path.addItems(list(PREVIEW))
         self.preview_path.setCurrentText(preview_path if preview_path in PREVIEW else "auto")
-        self._tab(tabs, "Outputs && performance", [("Recordings", row), ("", self.low_latency),
+        self._tab(tabs, "Outputs && performance", [("Recordings", row), ("Command log", log_row),
+                                                   ("", log_hint), ("", self.low_latency),
                                                    ("Preview (next start)", self.preview_path)])
 
         lay = QVBoxLayout(self)
@@ -170,8 +201,16 @@ class SettingsDialog(QDialog):
         if path:
             self.record_dir.setText(path)
 
+    def _browse_log(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Command log", self.command_log.text() or "show.jsonl",
+                                              "Command logs (*.jsonl)")
+        if path:
+            self.command_log.setText(path)
+
     def problems(self) -> list[str]:
         out = []
+        if (msg := check_log_path(self.command_log.text())) is not None:
+            out.append(msg)
         if (msg := check_host(self.osc_host.currentText())) is not None:
             out.append(msg)
         if self.osc_push.text().strip() and (msg := check_host_port(self.osc_push.text())) is not None:
@@ -201,9 +240,11 @@ class SettingsDialog(QDialog):
             audio_gain_db=float(self.audio_gain.value()),
             bpm=float(self.bpm.value()), link=self.link.isChecked(),
             quantize=None if q == "list default" else q, lookahead_ms=float(self.lookahead.value())))
+        log = self.command_log.text().strip()
         return SettingsChoice(controls=controls, record_dir=self.record_dir.text().strip(),
                               low_latency=self.low_latency.isChecked(),
-                              preview_path=self.preview_path.currentText())
+                              preview_path=self.preview_path.currentText(),
+                              command_log=str(Path(log).expanduser()) if log else "")
 
 
 def saved_controls(controls: Mapping[str, Any]) -> dict[str, Any]:

@@ -185,6 +185,6 @@ class Engine:
 
     def write_log(self, path: str | Path) -> None:
         if self.log_dropped:
-            raise ValueError(f"the in-memory command log was trimmed ({self.log_dropped} entries): "
-                             "start the show with --log to keep a replayable log")
+            raise ValueError(f"the in-memory command log was trimmed ({self.log_dropped} entries): set the log "
+                             "(--log, or Command log in Settings) before the show starts to keep a replayable log")
         write_log(path, self.header(), list(self.log))

@@ -140,6 +140,17 @@ class RemoteApp(App):
         if self.link is not None:
             self.link.stop()
 
+    def set_command_log(self, path: Optional[str]) -> str:
+        self.settings.log = path or None
+        if not path:
+            return ""
+        return "command log: a remote show's log is written where the engine runs (sfe-live serve --log)"
+
+    def write_command_log(self) -> None:
+        if self.settings.log:
+            log.warning("command log not written to %s: the engine runs on the server (sfe-live serve --log)",
+                        self.settings.log)
+
     def status(self) -> dict[str, Any]:
         out = super().status()
         if self.link is not None:
