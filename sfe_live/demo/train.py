@@ -41,7 +41,7 @@ import random
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Hashable, Iterable, Optional, Protocol, Union
+from typing import Callable, Hashable, Iterable, Optional, Protocol, Union, runtime_checkable
 
 import numpy as np
 import torch
@@ -101,6 +101,7 @@ def model_meta(dit_cfg: DiTConfig, codec_cfg: PixelCodecConfig) -> dict:
 Label = Hashable
 
 
+@runtime_checkable
 class TrainingWorld(Protocol):
     """A procedural world the trainer can learn: its DiT and codec, captions per label, clips.
 

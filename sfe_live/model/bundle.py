@@ -216,6 +216,9 @@ def _load_model(spec: str | Path, checkpoint: Optional[str | Path], device: Opti
         raise ModelLoadError(f"{folder}: model folder not found (built-in models: {', '.join(BUILTIN)})")
     if not folder.is_dir():
         raise ModelLoadError(f"{folder}: expected a model folder, got a file (use --checkpoint for a .pt)")
+    if (folder / "model.json").is_file() and not (folder / "config.json").exists():
+        # a small model of ours (a retrained demo or vj model): model.json + dit/codec weights
+        return _load_demo(dev, dt, folder, decoder=decoder, text_device=tdev, name=folder.name)
     from sfe_live.model.vae_loading import load_vae
     layout = detect_layout(folder)
     find_dit_weights(folder)
