@@ -23,7 +23,7 @@ Two stages, both on the procedural world of ``sfe_live.demo.world``:
 
    Teacher-forcing batches stay mixed in.
 
-Timesteps are mostly the engine's warped steps (1000, 750, 500, 250 at shift 5). Seeded;
+Timesteps are mostly the engine's warped steps (1000, 750, 500, 250 at the model's shift, --shift). Seeded;
 progress goes to the log; the weights are saved atomically to ``--out`` every few minutes,
 and ``--resume`` continues from the weights shipped there.
 """
@@ -296,8 +296,8 @@ class Trainer:
                 log.warning("optimizer state not loaded: %s", exc)
         self.bank = CaptionBank(args.captions_per_label, args.seed, self.work / "captions.pt", self.world,
                                 self.cfg.text_len)
-        self.sched = make_schedule(5.0, 1000)
-        self.steps_t = warp_steps(STEPS)                       # warped timesteps [4]
+        self.sched = make_schedule(args.shift, 1000)
+        self.steps_t = warp_steps(STEPS, args.shift)           # warped timesteps [4]
         self.sigmas = self.sched.sigma(self.steps_t)           # [4]
         self.grid = self.world.size // self.codec.config.spatial_factor      # latent side
         self.S = self.cfg.tokens_per_frame(self.grid, self.grid)
@@ -339,6 +339,8 @@ class Trainer:
         if self.ema is not None:
             atomic_write_bytes(self.work / "dit_raw.safetensors", safetensors_bytes(raw))
         meta = self.world.model_meta(self.cfg, self.codec)
+        if self.args.shift != 5.0:
+            meta["stream"] = {"shift": self.args.shift}        # the sampler the model was trained for
         codec = self.world.codec_weights(self.codec)
         if codec is not None:
             atomic_write_bytes(self.out / "codec.safetensors", safetensors_bytes(codec))
@@ -546,6 +548,9 @@ def parser(prog: str, description: str, out: Path, work: Path) -> argparse.Argum
     p.add_argument("--ema", type=float, default=0.998,
                    help="decay of the weight average that is shipped (0 = ship the raw weights)")
     p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--shift", type=float, default=5.0,
+                   help="sampler shift the model is trained for (5 = Wan's; lower puts the 4 steps at lower "
+                        "noise: the last x0 comes from less noise, so frames are sharper); saved in model.json")
     p.add_argument("--context-noise", type=float, default=0.1, help="max std of noise added to context latents")
     p.add_argument("--stage2", choices=("predicted", "rollout"), default="predicted",
                    help="stage 2 objective: the real clip continued from the model's own predictions of "

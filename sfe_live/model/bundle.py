@@ -165,7 +165,11 @@ def _load_demo(device: torch.device, dtype: torch.dtype, folder: Optional[Path] 
             vae = load_vae(folder / meta.get("vae_file", "vae.safetensors"), device=device, dtype=dtype,
                            config=vae_cfg)
     text = load_text_encoder(text_cfg, device=text_device or device, dtype=dtype)
-    cfg = ModelConfig(name, dit_cfg, vae.config, text_cfg, meta.get("height", 64), meta.get("width", 64))
+    shift = meta.get("stream", {}).get("shift", 5.0)
+    if not isinstance(shift, (int, float)) or not 0.1 <= float(shift) <= 20.0:
+        raise ModelLoadError(f"{meta_path}: stream shift must be a number in 0.1..20, got {shift!r}")
+    cfg = ModelConfig(name, dit_cfg, vae.config, text_cfg, meta.get("height", 64), meta.get("width", 64),
+                      shift=float(shift))
     return ModelBundle(name, cfg, dit, vae, CachedTextEncoder(text, text_cfg.cache_size), device, dtype,
                        source=str(folder))
 
