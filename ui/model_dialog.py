@@ -68,7 +68,7 @@ class ModelDialog(QDialog):
         head.setProperty("role", "heading")
         lay.addWidget(head)
         self.group = QButtonGroup(self)
-        self.vj = QRadioButton("Built-in VJ model (tunnels, lasers, smoke, strobes...; 96 x 96 on a CPU)")
+        self.vj = QRadioButton("Built-in VJ model — in training: palettes and motion, not yet shapes (96 x 96, CPU)")
         self.demo = QRadioButton("Built-in demo model (coloured shapes, 64 x 64; runs on a CPU)")
         self.tiny = QRadioButton("tiny-random (seeded random weights: noise-like pictures, for testing)")
         self.folder_radio = QRadioButton("Wan2.1 model folder (real Self-Forcing model; needs an NVIDIA GPU)")
