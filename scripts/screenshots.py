@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Make the README screenshots of the desktop window under a private Xvfb.
 
-    python scripts/screenshots.py [--model demo|tiny-random] [--out docs/screenshots]
+    python scripts/screenshots.py [--model vj|demo|tiny-random] [--out docs/screenshots]
 
 Writes ``main.png`` (the window while generating, a cue list loaded and a cue fired),
 ``locked.png`` (performance lock on, output window open, a warning in the banner),
@@ -61,7 +61,9 @@ def shoot(model: str, out: Path) -> int:
     if not _pump(qapp, 90, lambda: w.app is not None):
         log.error("the model did not load")
         return 1
-    w.cue_panel.load_file(REPO / "presets" / "neon_club_set.toml")
+    # the built-in VJ model gets the cue list made for it
+    cues = "vj_builtin_set.toml" if model == "vj" else "neon_club_set.toml"
+    w.cue_panel.load_file(REPO / "presets" / cues)
     _pump(qapp, 60, lambda: w.preview.frames_shown >= 8)
     w.cue_panel.table.selectRow(1)
     w.cue_panel.go()

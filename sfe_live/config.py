@@ -294,7 +294,7 @@ class StreamOptions:
         width, height = self.size or (model.default_width, model.default_height)
         return StreamConfig(height=height, width=width, frames_per_block=self.frames_per_block,
                             kv_window=self.kv_window, sink_frames=self.sink_frames,
-                            denoising_steps=self.steps, seed=self.seed)
+                            denoising_steps=self.steps, seed=self.seed, shift=model.shift)
 
 
 def check_size(height: int, width: int, multiple: int) -> None:
@@ -337,6 +337,7 @@ class ModelConfig:
     text: TextConfig
     default_height: int = 480
     default_width: int = 832
+    shift: float = 5.0          # the model's sampler shift (Wan's sample_shift): streams use it
 
     def to_json(self) -> str:
         return json.dumps({"name": self.name, "dit": self.dit.to_dict(), "vae": self.vae.to_dict(),

@@ -17,8 +17,9 @@ def doctor_lines(model: str, load: Optional[Callable[[], Any]] = None) -> list[s
             p = torch.cuda.get_device_properties(i)
             lines.append(f"GPU {i}: {p.name}, {p.total_memory / 2 ** 30:.1f} GiB VRAM")
     else:
-        lines.append("GPU: none, CPU only: the real model needs an NVIDIA GPU (the demo and tiny-random models run here)")
-    if model and model not in ("demo", "tiny-random", "random-medium"):
+        lines.append("GPU: none, CPU only: the real model needs an NVIDIA GPU (the built-in vj, demo and tiny-random models run here)")
+    from sfe_live.model.bundle import BUILTIN
+    if model and model not in BUILTIN:
         from sfe_live.model.bundle import check_model_folder
         lines += check_model_folder(model)
         if load is not None:

@@ -292,9 +292,9 @@ def request_for(spec: Optional[str], stream: StreamConfig, dtype: str = "bf16", 
         from sfe_live.model.bundle import random_medium
         mc = tiny_random() if name == "tiny-random" else random_medium()
         return PlanRequest(name, mc.dit, mc.vae, 0, **common)  # type: ignore[arg-type]
-    if name == "demo":
-        from sfe_live.model.bundle import DEMO_DIR
-        meta = json.loads((DEMO_DIR / "model.json").read_text())
+    if name in ("demo", "vj"):
+        from sfe_live.model.bundle import DEMO_DIR, VJ_DIR
+        meta = json.loads(((DEMO_DIR if name == "demo" else VJ_DIR) / "model.json").read_text())
         return PlanRequest(name, DiTConfig.from_dict(meta["dit"]), None, 22_713_216, **common)  # type: ignore[arg-type]
     folder = Path(name).expanduser()
     return PlanRequest(folder.name, _folder_dit_config(folder), VAEConfig(), _folder_text_params(folder),

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ModelChoice:
-    spec: str                         # "demo" | "tiny-random" | a folder
+    spec: str                         # "vj" | "demo" | "tiny-random" | a folder
     checkpoint: Optional[str] = None
     decoder: DecoderChoice = DecoderChoice()
 
@@ -47,6 +47,14 @@ def demo_available() -> bool:
         return False
 
 
+def vj_available() -> bool:
+    try:
+        from sfe_live.model.bundle import VJ_DIR
+        return (VJ_DIR / "model.json").exists()
+    except Exception:
+        return False
+
+
 class ModelDialog(QDialog):
     def __init__(self, current: str = "", checkpoint: str = "", parent: Optional[QWidget] = None,
                  has_cuda: Optional[bool] = None, decoder: DecoderChoice = DecoderChoice()) -> None:
@@ -60,15 +68,17 @@ class ModelDialog(QDialog):
         head.setProperty("role", "heading")
         lay.addWidget(head)
         self.group = QButtonGroup(self)
-        self.demo = QRadioButton("Built-in demo model (small, trained; runs on a CPU)")
+        self.vj = QRadioButton("Built-in VJ model — in training: palettes and motion, not yet shapes (96 x 96, CPU)")
+        self.demo = QRadioButton("Built-in demo model (coloured shapes, 64 x 64; runs on a CPU)")
         self.tiny = QRadioButton("tiny-random (seeded random weights: noise-like pictures, for testing)")
         self.folder_radio = QRadioButton("Wan2.1 model folder (real Self-Forcing model; needs an NVIDIA GPU)")
-        for i, b in enumerate((self.demo, self.tiny, self.folder_radio)):
+        for i, b in enumerate((self.vj, self.demo, self.tiny, self.folder_radio)):
             self.group.addButton(b, i)
             lay.addWidget(b)
-        if not demo_available():
-            self.demo.setEnabled(False)
-            self.demo.setText(self.demo.text() + " — not installed")
+        for radio, ok in ((self.vj, vj_available()), (self.demo, demo_available())):
+            if not ok:
+                radio.setEnabled(False)
+                radio.setText(radio.text() + " — not installed")
 
         self.folder = QLineEdit()
         self.folder.setPlaceholderText("folder with config.json + diffusion_pytorch_model.safetensors, or a "
@@ -122,9 +132,11 @@ class ModelDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         lay.addWidget(self.buttons)
 
-        if current in ("", "demo") and self.demo.isEnabled():
+        if current == "vj" and self.vj.isEnabled():
+            self.vj.setChecked(True)
+        elif current in ("", "demo") and self.demo.isEnabled():
             self.demo.setChecked(True)
-        elif current in ("", "tiny-random", "demo"):
+        elif current in ("", "tiny-random", "demo", "vj"):
             self.tiny.setChecked(True)
         else:
             self.folder_radio.setChecked(True)
@@ -158,7 +170,7 @@ class ModelDialog(QDialog):
         is_folder = self.folder_radio.isChecked()
         for w in self.folder_widgets:
             w.setEnabled(is_folder)
-        wan_latents = not self.demo.isChecked()      # the demo decodes with its own pixel codec
+        wan_latents = not (self.demo.isChecked() or self.vj.isChecked())   # built-ins decode with their own codec
         for w in self.decoder_widgets:
             w.setEnabled(wan_latents)
         self.taehv.setEnabled(wan_latents and self.dec_taehv.isChecked())
@@ -189,11 +201,13 @@ class ModelDialog(QDialog):
         self.adjustSize()
 
     def decoder_choice(self) -> DecoderChoice:
-        if self.demo.isChecked() or not self.dec_taehv.isChecked():
+        if self.demo.isChecked() or self.vj.isChecked() or not self.dec_taehv.isChecked():
             return DecoderChoice()
         return DecoderChoice("taehv", self.taehv.text().strip() or None)
 
     def choice(self) -> ModelChoice:
+        if self.vj.isChecked():
+            return ModelChoice("vj")
         if self.demo.isChecked():
             return ModelChoice("demo")
         if self.tiny.isChecked():

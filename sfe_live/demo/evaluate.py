@@ -169,7 +169,8 @@ def make_engine(bundle: Any, prompt: str, seed: int, height: int = 64, width: in
                 fpb: int = 3, kv_window: int = -1) -> Any:
     from sfe_live.config import StreamConfig
     from sfe_live.engine.engine import Engine
-    stream = StreamConfig(height=height, width=width, frames_per_block=fpb, kv_window=kv_window, seed=seed)
+    stream = StreamConfig(height=height, width=width, frames_per_block=fpb, kv_window=kv_window, seed=seed,
+                          shift=bundle.config.shift)
     return Engine(bundle, stream, prompt=prompt, seed=seed)
 
 

@@ -23,7 +23,7 @@ Two stages, both on the procedural world of ``sfe_live.demo.world``:
 
    Teacher-forcing batches stay mixed in.
 
-Timesteps are mostly the engine's warped steps (1000, 750, 500, 250 at shift 5). Seeded;
+Timesteps are mostly the engine's warped steps (1000, 750, 500, 250 at the model's shift, --shift). Seeded;
 progress goes to the log; the weights are saved atomically to ``--out`` every few minutes,
 and ``--resume`` continues from the weights shipped there.
 """
@@ -41,7 +41,7 @@ import random
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Hashable, Iterable, Optional, Protocol, Union, runtime_checkable
 
 import numpy as np
 import torch
@@ -53,10 +53,13 @@ from sfe_live.engine.denoise import denoise_block, write_context
 from sfe_live.engine.schedule import Schedule, make_schedule, warp_steps
 from sfe_live.io import atomic_path, atomic_write_bytes, atomic_write_text
 from sfe_live.model.cache import CrossKV, KVCache
+from sfe_live.model.aecodec import AECodec
 from sfe_live.model.codec import PixelCodec, PixelCodecConfig
 from sfe_live.model.dit import CausalWanDiT, CrossSpan
 
 log = logging.getLogger("sfe_live.demo.train")
+
+TrainCodec = Union[PixelCodec, AECodec]     # a codec with pixels_to_latents (training only)
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO / "assets" / "demo"
@@ -91,6 +94,63 @@ def model_meta(dit_cfg: DiTConfig, codec_cfg: PixelCodecConfig) -> dict:
             "text": {"kind": "minilm", "dim": 384, "text_len": dit_cfg.text_len, "cache_size": 64},
             "dit_file": "dit.safetensors", "height": W.SIZE, "width": W.SIZE,
             "frames_per_block": FRAMES_PER_BLOCK}
+
+
+# -- what the trainer needs from a world ---------------------------------------------------------
+
+Label = Hashable
+
+
+@runtime_checkable
+class TrainingWorld(Protocol):
+    """A procedural world the trainer can learn: its DiT and codec, captions per label, clips.
+
+    Two exist: the demo's object world (:class:`DemoWorld`, below) and the VJ world
+    (:class:`sfe_live.vj.train.VJWorld`); the trainer, its losses and the engine's denoising
+    block are the same for both."""
+
+    size: int                                           # frame side in pixels
+
+    def dit_config(self) -> DiTConfig: ...
+
+    def make_codec(self, args: argparse.Namespace) -> TrainCodec: ...
+
+    def label_captions(self) -> Iterable[tuple[Label, list[str]]]: ...
+
+    def clip_batch(self, rng: random.Random, codec: TrainCodec, batch: int, frames: int,
+                   switch_at: Optional[int] = None, object_weight: float = 0.0
+                   ) -> tuple[torch.Tensor, list[Label], list[Label], torch.Tensor]: ...
+
+    def model_meta(self, dit_cfg: DiTConfig, codec: TrainCodec) -> dict: ...
+
+    def codec_weights(self, codec: TrainCodec) -> Optional[dict[str, torch.Tensor]]: ...
+
+
+class DemoWorld:
+    """The first demo model's world: one object, colour/shape/motion/background captions."""
+
+    size = W.SIZE
+
+    def dit_config(self) -> DiTConfig:
+        return dit_config()
+
+    def make_codec(self, args: argparse.Namespace) -> PixelCodec:
+        return fit_codec(args.codec_rank, args.seed) if args.codec_rank > 0 else PixelCodec(codec_config())
+
+    def label_captions(self) -> Iterable[tuple[Label, list[str]]]:
+        for lab in itertools.product(W.COLOURS, W.OBJECTS, W.MOTIONS, W.BACKGROUNDS):
+            yield lab, W.all_captions(*lab)
+
+    def clip_batch(self, rng, codec, batch, frames, switch_at=None, object_weight=0.0):
+        return clip_batch(rng, codec, batch, frames, switch_at, object_weight)
+
+    def model_meta(self, dit_cfg: DiTConfig, codec: PixelCodec) -> dict:
+        return model_meta(dit_cfg, codec.config)
+
+    def codec_weights(self, codec: PixelCodec) -> Optional[dict[str, torch.Tensor]]:
+        if codec.config.project_rank > 0:
+            return {k: v.contiguous() for k, v in codec.state_dict().items()}
+        return None
 
 
 # -- the masked full-sequence forward and the rollout ----------------------------------------------
@@ -128,28 +188,27 @@ def rollout(dit: CausalWanDiT, cross: CrossKV, cache: KVCache, first: torch.Tens
 # -- captions ---------------------------------------------------------------------------------------
 
 class CaptionBank:
-    """MiniLM embeddings of ``per_label`` training captions for every scene label."""
+    """MiniLM embeddings of ``per_label`` training captions for every scene label of a world."""
 
-    def __init__(self, per_label: int, seed: int, cache: Path) -> None:
-        labels = list(itertools.product(W.COLOURS, W.OBJECTS, W.MOTIONS, W.BACKGROUNDS))
+    def __init__(self, per_label: int, seed: int, cache: Path, world: "TrainingWorld",
+                 text_len: int = TEXT_LEN) -> None:
         rng = random.Random(seed)
         texts: list[str] = []
-        self.index: dict[tuple, list[int]] = {}
-        for lab in labels:
-            caps = W.all_captions(*lab)
+        self.index: dict[Label, list[int]] = {}
+        for lab, caps in world.label_captions():
             pick = rng.sample(caps, min(per_label, len(caps)))
             self.index[lab] = list(range(len(texts), len(texts) + len(pick)))
             texts.extend(pick)
         self.texts = texts
         digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
-        key = f"{per_label}-{seed}-{len(texts)}-{TEXT_LEN}-{digest}"    # the captions themselves
+        key = f"{per_label}-{seed}-{len(texts)}-{text_len}-{digest}"    # the captions themselves
         if cache.exists():
             obj = torch.load(cache)
             if obj.get("key") == key:
                 self.emb = obj["emb"]
                 return
         from sfe_live.model.text import MiniLMTextEncoder
-        enc = MiniLMTextEncoder(TEXT_LEN)
+        enc = MiniLMTextEncoder(text_len)
         t0 = time.time()
         chunks = [enc.encode(texts[i:i + 256]).half() for i in range(0, len(texts), 256)]
         self.emb = torch.cat(chunks)
@@ -194,15 +253,16 @@ def weighted_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor)
 
 
 class Trainer:
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, world: Optional[TrainingWorld] = None) -> None:
         self.args = args
+        self.world: TrainingWorld = world if world is not None else DemoWorld()
         self.out = Path(args.out)
         self.work = Path(args.work)
         self.work.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(args.seed)
         self.rng = random.Random(args.seed)
-        self.cfg = dit_config()
-        self.codec = fit_codec(args.codec_rank, args.seed) if args.codec_rank > 0 else PixelCodec(codec_config())
+        self.cfg = self.world.dit_config()
+        self.codec = self.world.make_codec(args)
         self.dit = CausalWanDiT(self.cfg)
         with torch.no_grad():
             self.dit.head.head.weight.mul_(0.1)
@@ -234,11 +294,13 @@ class Trainer:
                     g["lr"] = args.lr
             except Exception as exc:  # a different model: start the optimiser fresh
                 log.warning("optimizer state not loaded: %s", exc)
-        self.bank = CaptionBank(args.captions_per_label, args.seed, self.work / "captions.pt")
-        self.sched = make_schedule(5.0, 1000)
-        self.steps_t = warp_steps(STEPS)                       # warped timesteps [4]
+        self.bank = CaptionBank(args.captions_per_label, args.seed, self.work / "captions.pt", self.world,
+                                self.cfg.text_len)
+        self.sched = make_schedule(args.shift, 1000)
+        self.steps_t = warp_steps(STEPS, args.shift)           # warped timesteps [4]
         self.sigmas = self.sched.sigma(self.steps_t)           # [4]
-        self.S = self.cfg.tokens_per_frame(W.SIZE // 4, W.SIZE // 4)
+        self.grid = self.world.size // self.codec.config.spatial_factor      # latent side
+        self.S = self.cfg.tokens_per_frame(self.grid, self.grid)
 
     # -- persistence ---------------------------------------------------------------------------
     def _load(self) -> None:
@@ -276,9 +338,11 @@ class Trainer:
         atomic_write_bytes(self.out / "dit.safetensors", safetensors_bytes(sd))
         if self.ema is not None:
             atomic_write_bytes(self.work / "dit_raw.safetensors", safetensors_bytes(raw))
-        meta = model_meta(self.cfg, self.codec.config)
-        if self.codec.config.project_rank > 0:
-            codec = {k: v.contiguous() for k, v in self.codec.state_dict().items()}
+        meta = self.world.model_meta(self.cfg, self.codec)
+        if self.args.shift != 5.0:
+            meta["stream"] = {"shift": self.args.shift}        # the sampler the model was trained for
+        codec = self.world.codec_weights(self.codec)
+        if codec is not None:
             atomic_write_bytes(self.out / "codec.safetensors", safetensors_bytes(codec))
         atomic_write_text(self.out / "train_meta.json", json.dumps(meta, indent=1))
         st = {"step": self.step, "stage_steps": self.stage_steps, "history": self.history[-400:],
@@ -324,7 +388,7 @@ class Trainer:
         nb = CONTEXT_BLOCKS + 1 if self.rng.random() < self.args.full_clip_prob else self.rng.randint(3, 5)
         n = nb * fpb
         j = self.rng.randint(1, nb - 1) if self.rng.random() < switch_prob else 0   # first block of caption B
-        z, labs, labs2, wgt = clip_batch(self.rng, self.codec, batch, n, switch_at=j * fpb if j else None,
+        z, labs, labs2, wgt = self.world.clip_batch(self.rng, self.codec, batch, n, switch_at=j * fpb if j else None,
                                          object_weight=self.args.object_weight)
         emb_a = self.bank.sample(labs, self.rng)
         blocks = [i // fpb for i in range(n)] * 2
@@ -362,7 +426,7 @@ class Trainer:
     # -- stage 2 ---------------------------------------------------------------------------------
     def _noise(self, b: int) -> Noise:
         """Fresh N(0, 1) draws of a block: its noise and the re-noise between the 4 steps."""
-        shape = (b, FRAMES_PER_BLOCK, self.cfg.in_dim, W.SIZE // 4, W.SIZE // 4)
+        shape = (b, FRAMES_PER_BLOCK, self.cfg.in_dim, self.grid, self.grid)
         return lambda _j: (torch.randn(shape), [torch.randn(shape) for _ in range(len(self.steps_t) - 1)])
 
     def sf_loss(self, batch: int) -> torch.Tensor:
@@ -370,7 +434,7 @@ class Trainer:
         k = 0 if self.rng.random() < 0.1 else self.rng.randint(1, CONTEXT_BLOCKS)
         switch = k > 0 and self.rng.random() < self.args.switch_prob
         n = (k + 1) * fpb
-        z, labs, labs2, wgt = clip_batch(self.rng, self.codec, batch, n, switch_at=k * fpb if switch else None,
+        z, labs, labs2, wgt = self.world.clip_batch(self.rng, self.codec, batch, n, switch_at=k * fpb if switch else None,
                                          object_weight=self.args.object_weight)
         emb_a = self.bank.sample(labs, self.rng)
         emb_b = self.bank.sample(labs2, self.rng) if switch else emb_a
@@ -452,7 +516,8 @@ class Trainer:
                            "sf": float(np.mean(losses["sf"])) if losses["sf"] else None}
                     self.history.append(rec)
                     losses = {"tf": [], "sf": []}
-                    log.info("step %d stage %s %.1f min lr %.2g  tf loss %s  sf loss %s", self.step, stage, rec["min"],
+                    log.info("step %d stage %s %3.0f%% %.1f min lr %.2g  tf loss %s  sf loss %s", self.step, stage,
+                             100 * frac, rec["min"],
                              self.opt.param_groups[0]["lr"],
                              f"{rec['tf']:.4f}" if rec["tf"] is not None else "-",
                              f"{rec['sf']:.4f}" if rec["sf"] is not None else "-")
@@ -468,11 +533,12 @@ class Trainer:
         log.info("done: %d steps in %.1f min", self.step, (time.time() - t_start) / 60)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m sfe_live.demo.train", description=__doc__,
+def parser(prog: str, description: str, out: Path, work: Path) -> argparse.ArgumentParser:
+    """The training options every world shares (``--out``/``--work`` defaults per world)."""
+    p = argparse.ArgumentParser(prog=prog, description=description,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=str(DEFAULT_OUT), help="weights folder (default assets/demo)")
-    p.add_argument("--work", default=str(REPO / "out" / "demo-train"), help="caches, optimiser state, log")
+    p.add_argument("--out", default=str(out), help=f"weights folder (default {out.relative_to(REPO)})")
+    p.add_argument("--work", default=str(work), help="caches, optimiser state, log")
     p.add_argument("--resume", action="store_true", help="continue from the weights in --out")
     p.add_argument("--stage1-minutes", type=float, default=30.0)
     p.add_argument("--stage2-minutes", type=float, default=45.0)
@@ -482,6 +548,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--ema", type=float, default=0.998,
                    help="decay of the weight average that is shipped (0 = ship the raw weights)")
     p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--shift", type=float, default=5.0,
+                   help="sampler shift the model is trained for (5 = Wan's; lower puts the 4 steps at lower "
+                        "noise: the last x0 comes from less noise, so frames are sharper); saved in model.json")
     p.add_argument("--context-noise", type=float, default=0.1, help="max std of noise added to context latents")
     p.add_argument("--stage2", choices=("predicted", "rollout"), default="predicted",
                    help="stage 2 objective: the real clip continued from the model's own predictions of "
@@ -500,8 +569,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--publish", action="store_true", help="also write model.json (makes the demo the default)")
-    a = p.parse_args(argv)
+    p.add_argument("--publish", action="store_true", help="also write model.json (makes the model loadable)")
+    return p
+
+
+def start(a: argparse.Namespace, world: Optional[TrainingWorld] = None) -> int:
+    """Set threads and logging, then train ``world`` (the demo world by default)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     torch.set_num_threads(a.threads)
@@ -509,8 +582,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                         handlers=[logging.StreamHandler(sys.stdout),
                                   logging.FileHandler(Path(a.work) / "train.log")])
-    Trainer(a).run()
+    Trainer(a, world).run()
     return 0
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    return start(parser("python -m sfe_live.demo.train", __doc__ or "", DEFAULT_OUT,
+                        REPO / "out" / "demo-train").parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """A model bundle (DiT + VAE + text encoder + configs) and the names users pick models by.
 
 ``load_model(spec)`` accepts ``"tiny-random"`` (built-in, seeded random weights, any CPU),
-``"demo"`` (our trained small model in ``assets/demo``), ``"random-medium"`` (the
+``"demo"`` (our trained small model in ``assets/demo``), ``"vj"`` (the built-in VJ-visuals
+model in ``assets/vj``: learned codec, 96 x 96), ``"random-medium"`` (the
 benchmark-size random DiT), or a model folder of either layout (Wan original or diffusers)
 plus an optional Self-Forcing checkpoint. Device and dtype default to CUDA + bf16 when a
 GPU is present, else CPU + float32; CUDA is queried here, at call time, never at import.
@@ -29,7 +30,8 @@ log = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 DEMO_DIR = ASSETS / "demo"
-BUILTIN = ("demo", "tiny-random", "random-medium")
+VJ_DIR = ASSETS / "vj"
+BUILTIN = ("demo", "vj", "tiny-random", "random-medium")
 
 
 @dataclass
@@ -112,8 +114,10 @@ def random_medium() -> ModelConfig:
 
 def _load_demo(device: torch.device, dtype: torch.dtype, folder: Optional[Path] = None,
                meta_name: str = "model.json", decoder: DecoderChoice = DecoderChoice(),
-               text_device: Optional[torch.device] = None) -> ModelBundle:
-    """The demo model: a small causal Wan DiT + the fixed pixel codec + MiniLM (assets/demo)."""
+               text_device: Optional[torch.device] = None, name: str = "demo") -> ModelBundle:
+    """A built-in small model: a causal Wan DiT + its own codec (the fixed pixel codec of
+    assets/demo or the learned codec of assets/vj) + MiniLM."""
+    from sfe_live.model.aecodec import AECodec, AECodecConfig
     from sfe_live.model.codec import PixelCodec, PixelCodecConfig
     folder = Path(folder) if folder is not None else DEMO_DIR
     meta_path = folder / meta_name
@@ -125,9 +129,10 @@ def _load_demo(device: torch.device, dtype: torch.dtype, folder: Optional[Path] 
         text_cfg = TextConfig(**meta["text"])
     except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
         raise ModelLoadError(f"{meta_path}: unusable model description ({str(exc).splitlines()[0][:200]})") from None
-    if meta["vae"].get("kind") == "pixel" and decoder.kind == "taehv":
-        raise ModelLoadError(f"{folder}: the demo model decodes with its pixel codec (space-to-depth, "
-                             "not Wan latents); --decoder taehv needs a Wan 2.1 model")
+    kind = meta["vae"].get("kind")
+    if kind in ("pixel", "ae") and decoder.kind == "taehv":
+        raise ModelLoadError(f"{folder}: the {name} model decodes with its own codec (not Wan latents); "
+                             "--decoder taehv needs a Wan 2.1 model")
     dit = load_dit(folder / meta.get("dit_file", "dit.safetensors"), device=device, dtype=dtype, config=dit_cfg)
     vae: VideoDecoder
     if meta["vae"].get("kind") == "pixel":
@@ -137,6 +142,20 @@ def _load_demo(device: torch.device, dtype: torch.dtype, folder: Optional[Path] 
             codec.load_state_dict(load_file(str(folder / meta.get("vae_file", "codec.safetensors"))))
         codec = codec.to(device=device, dtype=dtype)
         vae = codec
+    elif kind == "ae":
+        from safetensors.torch import load_file
+        try:
+            ae = AECodec(AECodecConfig.from_dict(meta["vae"]))
+        except (TypeError, ValueError) as exc:
+            raise ModelLoadError(f"{meta_path}: {exc}") from None
+        path = folder / meta.get("vae_file", "codec.safetensors")
+        if not path.is_file():
+            raise ModelLoadError(f"{path}: the learned codec is missing")
+        try:
+            ae.load_state_dict(load_file(str(path)))
+        except Exception as exc:  # safetensors header errors, shape mismatches
+            raise ModelLoadError(f"{path}: unusable codec weights ({str(exc).splitlines()[0][:200]})") from None
+        vae = ae.eval().to(device=device, dtype=dtype)
     else:
         from sfe_live.model.vae_loading import load_vae
         vae_cfg = VAEConfig.from_dict(meta["vae"])
@@ -146,8 +165,12 @@ def _load_demo(device: torch.device, dtype: torch.dtype, folder: Optional[Path] 
             vae = load_vae(folder / meta.get("vae_file", "vae.safetensors"), device=device, dtype=dtype,
                            config=vae_cfg)
     text = load_text_encoder(text_cfg, device=text_device or device, dtype=dtype)
-    cfg = ModelConfig("demo", dit_cfg, vae.config, text_cfg, meta.get("height", 64), meta.get("width", 64))
-    return ModelBundle("demo", cfg, dit, vae, CachedTextEncoder(text, text_cfg.cache_size), device, dtype,
+    shift = meta.get("stream", {}).get("shift", 5.0)
+    if not isinstance(shift, (int, float)) or not 0.1 <= float(shift) <= 20.0:
+        raise ModelLoadError(f"{meta_path}: stream shift must be a number in 0.1..20, got {shift!r}")
+    cfg = ModelConfig(name, dit_cfg, vae.config, text_cfg, meta.get("height", 64), meta.get("width", 64),
+                      shift=float(shift))
+    return ModelBundle(name, cfg, dit, vae, CachedTextEncoder(text, text_cfg.cache_size), device, dtype,
                        source=str(folder))
 
 
@@ -190,11 +213,16 @@ def _load_model(spec: str | Path, checkpoint: Optional[str | Path], device: Opti
         return _random_bundle(random_medium(), dev, dt, seed, decoder, tdev)
     if name == "demo":
         return _load_demo(dev, dt, decoder=decoder, text_device=tdev)
+    if name == "vj":
+        return _load_demo(dev, dt, VJ_DIR, decoder=decoder, text_device=tdev, name="vj")
     folder = Path(spec).expanduser()
     if not folder.exists():
         raise ModelLoadError(f"{folder}: model folder not found (built-in models: {', '.join(BUILTIN)})")
     if not folder.is_dir():
         raise ModelLoadError(f"{folder}: expected a model folder, got a file (use --checkpoint for a .pt)")
+    if (folder / "model.json").is_file() and not (folder / "config.json").exists():
+        # a small model of ours (a retrained demo or vj model): model.json + dit/codec weights
+        return _load_demo(dev, dt, folder, decoder=decoder, text_device=tdev, name=folder.name)
     from sfe_live.model.vae_loading import load_vae
     layout = detect_layout(folder)
     find_dit_weights(folder)

@@ -1,0 +1,56 @@
+"""The VJ world feeds the shared trainer: clips come from the rolling bank, a palette switch is
+an exact cut between the two palettes' latents (the codec is per frame), and the bank refreshes."""
+
+import random
+
+import torch
+from safetensors.torch import save_file
+
+from sfe_live.demo.train import TrainingWorld
+from sfe_live.model.aecodec import AECodec, AECodecConfig
+from sfe_live.vj import world as W
+from sfe_live.vj.train import CLIP_FRAMES, VJWorld, dit_config, load_codec
+
+
+def _world(tmp_path, bank=3):
+    torch.manual_seed(0)
+    codec = AECodec(AECodecConfig(z_dim=4, width=8))
+    path = tmp_path / "codec.safetensors"
+    save_file({k: v.contiguous() for k, v in codec.state_dict().items()}, str(path))
+    world = VJWorld(path, bank=bank, refresh=1, seed=0)
+    return world, world.make_codec(None)
+
+
+def test_vj_world_is_a_training_world_with_a_frozen_codec(tmp_path):
+    world, codec = _world(tmp_path)
+    assert isinstance(world, TrainingWorld)
+    assert not any(p.requires_grad for p in codec.parameters())
+    assert len(world.bank) == 3
+    meta = world.model_meta(dit_config(), codec)
+    assert meta["vae"]["kind"] == "ae" and meta["height"] == W.SIZE and meta["dit"]["text_len"] == 32
+    assert (W.SIZE // codec.config.spatial_factor) % dit_config().patch_size[1] == 0
+
+
+def test_switch_is_an_exact_cut_between_palettes(tmp_path):
+    world, codec = _world(tmp_path, bank=1)
+    world.refresh = 0
+    lab, lab2, za, zb = world.bank[0]
+    z, labs, labs2, wgt = world.clip_batch(random.Random(1), codec, 2, 9, switch_at=4)
+    assert z.shape == (2, 9, 4, W.SIZE // 8, W.SIZE // 8) and wgt.shape == z.shape
+    assert labs == [lab, lab] and labs2 == [lab2, lab2] and lab2.palette != lab.palette
+    # find the offset: the first 4 frames come from palette A, the rest from palette B
+    offs = [o for o in range(CLIP_FRAMES - 9 + 1) if torch.equal(z[0, :4], za[o:o + 4].float())]
+    assert offs and torch.equal(z[0, 4:], zb[offs[0] + 4:offs[0] + 9].float())
+
+
+def test_bank_refreshes_every_batch(tmp_path):
+    world, codec = _world(tmp_path, bank=2)
+    before = [id(b) for b in world.bank]
+    world.clip_batch(random.Random(2), codec, 1, 3)
+    assert [id(b) for b in world.bank] != before
+
+
+def test_load_codec_reads_its_geometry(tmp_path):
+    world, codec = _world(tmp_path)
+    again = load_codec(tmp_path / "codec.safetensors")
+    assert again.config == codec.config

@@ -1,0 +1,81 @@
+"""The VJ world: every family renders, moves the way its direction word says (by the judge),
+its captions carry the words the shipped cue lists use, and paraphrases use unseen words."""
+
+import random
+
+import numpy as np
+import pytest
+
+from sfe_live.vj import judge as J
+from sfe_live.vj import world as W
+
+
+def test_every_label_is_valid_and_renders_uint8():
+    labels = W.all_labels()
+    assert len(labels) == sum(len(d) for d in W.FAMILIES.values()) * len(W.PALETTES) * len(W.SPEEDS) * 2
+    rng = random.Random(0)
+    for fam in W.FAMILIES:
+        lab = W.random_label(rng, family=fam)
+        fr = W.render(W.Scene(lab, 1), 4, 10)
+        assert fr.shape == (4, W.SIZE, W.SIZE, 3) and fr.dtype == np.uint8
+        assert fr.std() > 3, fam                                   # not a blank frame
+
+
+def test_render_is_a_pure_function_of_the_scene():
+    lab = W.Label("tunnel", "fire", "out", "fast", True)
+    a = W.render(W.Scene(lab, 7), 6, 3)
+    b = W.render(W.Scene(lab, 7), 6, 3)
+    c = W.render(W.Scene(lab, 8), 6, 3)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    # a window of a longer render equals a render that starts later
+    assert np.array_equal(W.render(W.Scene(lab, 7), 9, 0)[3:], a)
+
+
+def test_invalid_direction_is_refused():
+    with pytest.raises(ValueError, match="cannot move"):
+        W.Label("strobe", "mono", "left", "slow", False)
+
+
+@pytest.mark.parametrize("family", [f for f in W.FAMILIES if f != "strobe"])
+def test_the_judge_reads_each_familys_directions_on_the_world(family):
+    rng = random.Random(hash(family) % 1000)
+    for d in W.FAMILIES[family]:
+        lab = W.random_label(rng, family=family, direction=d, speed="medium", pulse=False)
+        fr = W.render(W.Scene(lab, rng.randrange(10 ** 6)), 8, rng.randrange(100))
+        assert J.motion_ok(d, J.global_motion(fr)), (family, d)
+
+
+def test_judge_tells_opposite_directions_apart():
+    lab = W.Label("stripes", "mono", "left", "medium", False)
+    fr = W.render(W.Scene(lab, 3), 8)
+    m = J.global_motion(fr)
+    assert J.motion_ok("left", m) and not J.motion_ok("right", m) and not J.motion_ok("up", m)
+    assert J.motion_ok("none", m) is None
+
+
+def test_palette_switch_keeps_geometry():
+    rng = random.Random(3)
+    lab, fr, lab2 = W.sample_clip(rng, 9, switch_at=4)
+    assert lab2.palette != lab.palette and (lab2.family, lab2.direction) == (lab.family, lab.direction)
+    again = W.render(W.Scene(lab, 0), 1)                            # shape only
+    assert again.shape[1:] == fr.shape[1:]
+
+
+def test_captions_use_the_cue_list_words_and_paraphrases_do_not_overlap():
+    caps = W.all_captions(W.Label("tunnel", "magenta & cyan", "out", "fast", True))
+    assert any("neon tunnel" in c and "magenta and cyan" in c and "rushing toward the camera" in c for c in caps)
+    assert all("pulsing" in c or "throbbing" in c or "beating" in c for c in caps)
+    vocab = W.training_vocabulary()
+    rng = random.Random(1)
+    for lab in random.Random(2).sample(W.all_labels(), 40):
+        words = set(W.paraphrase(lab, rng).replace(",", " ").split()) - {"pulsing", "of", "hues", "imagine", "the",
+                                                                             "to", "at", "a", "on", "and"}
+        held = [w for w in words if w in vocab]
+        assert not held, (lab, held)
+
+
+def test_hf_energy_sees_speckle():
+    lab = W.Label("plasma", "ice", "left", "slow", False)
+    fr = W.render(W.Scene(lab, 5), 4)
+    noisy = np.clip(fr.astype(np.int16) + np.random.default_rng(0).integers(-30, 30, fr.shape), 0, 255).astype(np.uint8)
+    assert J.hf_energy(noisy) > 5 * J.hf_energy(fr)
