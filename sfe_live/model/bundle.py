@@ -131,7 +131,8 @@ def _load_demo(device: torch.device, dtype: torch.dtype, folder: Optional[Path] 
         raise ModelLoadError(f"{meta_path}: unusable model description ({str(exc).splitlines()[0][:200]})") from None
     kind = meta["vae"].get("kind")
     if kind in ("pixel", "ae") and decoder.kind == "taehv":
-        raise ModelLoadError(f"{folder}: the {name} model decodes with its own codec (not Wan latents); "
+        codec = "pixel codec" if kind == "pixel" else "learned codec"
+        raise ModelLoadError(f"{folder}: the {name} model decodes with its own {codec} (not Wan latents); "
                              "--decoder taehv needs a Wan 2.1 model")
     dit = load_dit(folder / meta.get("dit_file", "dit.safetensors"), device=device, dtype=dtype, config=dit_cfg)
     vae: VideoDecoder
