@@ -13,18 +13,17 @@ Wan VAE, TAEHV and the pixel codec.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from sfe_live.model.codec import CodecState
+from sfe_live.model.codec import CodecState, PerFrameGeometry
 
 
 @dataclass(frozen=True)
-class AECodecConfig:
+class AECodecConfig(PerFrameGeometry):
     """Geometry and widths of the learned codec (every size derived from these)."""
 
     kind: str = "ae"
@@ -32,24 +31,9 @@ class AECodecConfig:
     z_dim: int = 16                # latent channels
     width: int = 64                # channels of the middle stages (the outer ones are derived)
 
-    @property
-    def spatial_factor(self) -> int:
-        return self.factor
-
-    @property
-    def temporal_factor(self) -> int:
-        return 1
-
-    def pixel_frames(self, latent_frames: int, first_in_stream: bool) -> int:
-        return max(0, int(latent_frames))
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "AECodecConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        cfg = cls(**{k: v for k, v in d.items() if k in known})
+        cfg = cls(**cls.known_fields(d))
         if cfg.factor != 8 or not (1 <= cfg.z_dim <= 256) or not (8 <= cfg.width <= 512):
             raise ValueError(f"unsupported learned codec geometry: factor {cfg.factor} (needs 8), "
                              f"z_dim {cfg.z_dim}, width {cfg.width}")

@@ -20,8 +20,36 @@ import torch
 from torch import Tensor, nn
 
 
+class PerFrameGeometry:
+    """The latent geometry every per-frame codec shares (this pixel codec, the learned codec of
+    :mod:`sfe_live.model.aecodec`): ``factor`` pixels per latent cell on each side, one latent frame
+    per pixel frame. Mixed into frozen dataclasses that define ``factor``."""
+
+    factor: int
+
+    @property
+    def spatial_factor(self) -> int:
+        return self.factor
+
+    @property
+    def temporal_factor(self) -> int:
+        return 1
+
+    def pixel_frames(self, latent_frames: int, first_in_stream: bool) -> int:
+        return max(0, int(latent_frames))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def known_fields(cls, d: dict[str, Any]) -> dict[str, Any]:
+        """``d`` without the keys this config does not have (older/newer files load)."""
+        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        return {k: v for k, v in d.items() if k in known}
+
+
 @dataclass(frozen=True)
-class PixelCodecConfig:
+class PixelCodecConfig(PerFrameGeometry):
     """Space-to-depth codec: ``factor`` pixels per latent cell on each side, fixed normalisation."""
 
     kind: str = "pixel"
@@ -36,24 +64,9 @@ class PixelCodecConfig:
     def z_dim(self) -> int:
         return 3 * self.factor * self.factor
 
-    @property
-    def spatial_factor(self) -> int:
-        return self.factor
-
-    @property
-    def temporal_factor(self) -> int:
-        return 1
-
-    def pixel_frames(self, latent_frames: int, first_in_stream: bool) -> int:
-        return max(0, int(latent_frames))
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "PixelCodecConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        return cls(**cls.known_fields(d))
 
 
 @dataclass

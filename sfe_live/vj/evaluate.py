@@ -36,7 +36,8 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from sfe_live.demo.evaluate import _public, flicker, make_engine, sat_contrast, save_drift_plot, save_strip
+from sfe_live.demo.evaluate import (_public, flicker, make_engine, measure_fps, sat_contrast, save_drift_plot,
+                                    save_strip)
 from sfe_live.vj import judge as J
 from sfe_live.vj import world as W
 
@@ -233,22 +234,6 @@ def eval_purge(bundle: Any, probe: J.Probe, pairs: int, seed: int) -> dict[str, 
     return out
 
 
-def measure_fps(bundle: Any, blocks: int = 60, seed: int = 0) -> dict[str, float]:
-    eng = vj_engine(bundle, "fast magenta and cyan tunnel rushing toward the camera", seed)
-    for _ in range(8):
-        eng.next_block()
-    t = time.perf_counter()
-    n, dit, dec = 0, 0.0, 0.0
-    for _ in range(blocks):
-        b = eng.next_block()
-        n += b.frames.shape[0]
-        dit += b.timings["dit_s"]
-        dec += b.timings["decode_s"]
-    wall = time.perf_counter() - t
-    return {"fps": n / wall, "dit_ms_per_block": 1000 * dit / blocks, "decode_ms_per_block": 1000 * dec / blocks,
-            "blocks": blocks, "threads": torch.get_num_threads(), "load_average": os.getloadavg()[0]}
-
-
 def save_family_plot(path: Path, results: dict[str, dict[str, Any]]) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -320,7 +305,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         path.write_text(json.dumps(_public(metrics), indent=1))
 
     if "speed" not in a.skip:
-        metrics["speed"] = measure_fps(bundle)
+        metrics["speed"] = measure_fps(bundle, prompt="fast magenta and cyan tunnel rushing toward the camera",
+                                       size=SIZE)
         log.info("speed: %s", metrics["speed"])
         flush()
     if "prompts" not in a.skip:
