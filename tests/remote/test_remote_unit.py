@@ -100,6 +100,8 @@ def test_commands_while_disconnected_follow_the_policy(tmp_path: Path) -> None:
         assert not [e for e in server.app.engine.log if e.command == "Purge"]
         # frames arrive; the status carries the engine's state
         assert wait_until(lambda: link.stats().frames > 3, 20)
+        # the status travels on its own timer: frames can arrive before the first status does
+        assert wait_until(lambda: "engine" in link.remote, 10), link.remote
         assert link.remote["engine"]["block"] >= 1
     finally:
         link.stop()
