@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from sfe_live.model.codec import CodecState, PerFrameGeometry
+from sfe_live.model.codec import PerFrameCodec, PerFrameGeometry
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def _act() -> nn.Module:
     return nn.SiLU()
 
 
-class AECodec(nn.Module):
+class AECodec(PerFrameCodec, nn.Module):
     """uint8 frames <-> normalised latents ``[B, T, z, H/8, W/8]``."""
 
     name = "ae"
@@ -93,7 +93,7 @@ class AECodec(nn.Module):
     def pixels_to_latents(self, pixels: Tensor) -> Tensor:
         """``[B, T, 3, H, W]`` in [-1, 1] -> ``[B, T, z, H/8, W/8]`` (normalised)."""
         b, t = pixels.shape[:2]
-        z = self.raw_encode(pixels.flatten(0, 1))
+        z = self.raw_encode(pixels.flatten(0, 1).to(self.dtype))
         z = (z - self.z_mean[:, None, None]) / self.z_std[:, None, None]
         return z.unflatten(0, (b, t))
 
@@ -105,29 +105,6 @@ class AECodec(nn.Module):
         z = latents.flatten(0, 1) * self.z_std[:, None, None] + self.z_mean[:, None, None]
         return self.decoder(z).unflatten(0, (b, t))
 
-    # -- the engine's interface --------------------------------------------------------------
-    def new_decode_state(self) -> CodecState:
-        return CodecState("decode")
-
-    def new_encode_state(self) -> CodecState:
-        return CodecState("encode")
-
-    @torch.no_grad()
-    def decode_to_frames(self, latents: Tensor, state: CodecState) -> tuple[Tensor, CodecState]:
-        """``[B, T, z, h, w]`` latents -> ``uint8 [B, T, H, W, 3]``."""
-        px = self.latents_to_pixels(latents.to(self.dtype))
-        y = px.float().clamp(-1.0, 1.0).mul(127.5).add(127.5).round().to(torch.uint8)
-        state.latent_frames += latents.shape[1]
-        state.pixel_frames += latents.shape[1]
-        return y.permute(0, 1, 3, 4, 2).contiguous(), state
-
-    @torch.no_grad()
-    def encode_frames(self, frames: Tensor, state: CodecState) -> tuple[Tensor, CodecState]:
-        """``uint8 [B, T, H, W, 3]`` (or ``[T, H, W, 3]``) -> ``[B, T, z, h, w]`` latents."""
-        if frames.dim() == 4:
-            frames = frames.unsqueeze(0)
-        px = frames.permute(0, 1, 4, 2, 3).to(self.dtype).div(127.5).sub(1.0)
-        z = self.pixels_to_latents(px)
-        state.latent_frames += z.shape[1]
-        state.pixel_frames += z.shape[1]
-        return z, state
+    def decode_pixels(self, latents: Tensor) -> Tensor:
+        """What :class:`PerFrameCodec` decodes (``[B, T, z, h, w]`` -> pixels)."""
+        return self.latents_to_pixels(latents.to(self.dtype))

@@ -89,7 +89,47 @@ class CodecState:
         return CodecState(self.kind, self.latent_frames, self.pixel_frames)
 
 
-class PixelCodec(nn.Module):
+class PerFrameCodec:
+    """The engine's decoder protocol for a codec with no memory between frames (this pixel codec
+    and the learned codec): subclasses give ``decode_pixels`` (latents -> pixels in [-1, 1]),
+    ``pixels_to_latents`` and ``dtype``; the stream state only counts frames."""
+
+    dtype: torch.dtype
+
+    def decode_pixels(self, latents: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def pixels_to_latents(self, pixels: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def new_decode_state(self) -> CodecState:
+        return CodecState("decode")
+
+    def new_encode_state(self) -> CodecState:
+        return CodecState("encode")
+
+    @torch.no_grad()
+    def decode_to_frames(self, latents: Tensor, state: CodecState) -> tuple[Tensor, CodecState]:
+        """``[B, T, C, h, w]`` latents -> ``uint8 [B, T, H, W, 3]``."""
+        px = self.decode_pixels(latents)
+        y = px.float().clamp(-1.0, 1.0).mul(127.5).add(127.5).round().to(torch.uint8)
+        state.latent_frames += latents.shape[1]
+        state.pixel_frames += latents.shape[1]
+        return y.permute(0, 1, 3, 4, 2).contiguous(), state
+
+    @torch.no_grad()
+    def encode_frames(self, frames: Tensor, state: CodecState) -> tuple[Tensor, CodecState]:
+        """``uint8 [B, T, H, W, 3]`` (or ``[T, H, W, 3]``) -> ``[B, T, C, h, w]`` latents."""
+        if frames.dim() == 4:
+            frames = frames.unsqueeze(0)
+        px = frames.permute(0, 1, 4, 2, 3).float().div(127.5).sub(1.0)
+        z = self.pixels_to_latents(px).to(self.dtype)
+        state.latent_frames += z.shape[1]
+        state.pixel_frames += z.shape[1]
+        return z, state
+
+
+class PixelCodec(PerFrameCodec, nn.Module):
     """uint8 frames <-> normalised space-to-depth latents ``[B, T, 3 f^2, H/f, W/f]``."""
 
     name = "pixel"
@@ -150,32 +190,9 @@ class PixelCodec(nn.Module):
         x = (latents * self.config.std + self.config.mean).reshape(b * t, c, h, w)
         return torch.nn.functional.pixel_shuffle(x, f).reshape(b, t, 3, h * f, w * f)
 
-    # -- the engine's interface --------------------------------------------------------------
-    def new_decode_state(self) -> CodecState:
-        return CodecState("decode")
-
-    def new_encode_state(self) -> CodecState:
-        return CodecState("encode")
-
-    @torch.no_grad()
-    def decode_to_frames(self, latents: Tensor, state: CodecState) -> tuple[Tensor, CodecState]:
-        """``[B, T, C, h, w]`` latents -> ``uint8 [B, T, H, W, 3]``."""
-        px = self.latents_to_pixels(self.project(latents.float()))
-        y = px.clamp(-1.0, 1.0).mul(127.5).add(127.5).round().to(torch.uint8)
-        state.latent_frames += latents.shape[1]
-        state.pixel_frames += latents.shape[1]
-        return y.permute(0, 1, 3, 4, 2).contiguous(), state
-
-    @torch.no_grad()
-    def encode_frames(self, frames: Tensor, state: CodecState) -> tuple[Tensor, CodecState]:
-        """``uint8 [B, T, H, W, 3]`` (or ``[T, H, W, 3]``) -> ``[B, T, C, h, w]`` latents."""
-        if frames.dim() == 4:
-            frames = frames.unsqueeze(0)
-        px = frames.permute(0, 1, 4, 2, 3).float().div(127.5).sub(1.0)
-        z = self.pixels_to_latents(px).to(self.dtype)
-        state.latent_frames += z.shape[1]
-        state.pixel_frames += z.shape[1]
-        return z, state
+    def decode_pixels(self, latents: Tensor) -> Tensor:
+        """What :class:`PerFrameCodec` decodes: the projected latents as pixels."""
+        return self.latents_to_pixels(self.project(latents.float()))
 
     # VAE-layout streaming calls ([B, C, T, h, w] latents, [B, 3, T, H, W] pixels in [-1, 1])
     @torch.no_grad()
