@@ -201,13 +201,15 @@ class _Armed:
 class Learner:
     """MIDI/OSC/key learn: ``arm("memory.set")``, move a control, the binding is made.
 
-    Inputs call :meth:`offer` with a factory for the binding the event would make; the first
-    offer from an accepted source while armed wins and disarms the learner.
+    Inputs call :meth:`offer` with a factory for the binding the event would make and the step that
+    installs it; the first offer from an accepted source while armed wins. The learner reads as armed
+    until the binding is installed, so a reader that sees it disarmed also sees the binding.
     """
 
     def __init__(self, registry: ActionRegistry) -> None:
         self.registry = registry
         self._armed: Optional[_Armed] = None
+        self._claimed = False          # an offer won and is installing its binding
         self._lock = threading.Lock()
         self.last: Optional[Binding] = None
 
@@ -216,26 +218,37 @@ class Learner:
         self.registry.get(action_id)  # UnknownActionError lists the valid ids
         with self._lock:
             self._armed = _Armed(action_id, value, None if sources is None else tuple(sources), on_learned)
+            self._claimed = False
 
     def cancel(self) -> None:
         with self._lock:
-            self._armed = None
+            if not self._claimed:
+                self._armed = None
 
     @property
     def armed(self) -> Optional[str]:
         a = self._armed
         return None if a is None else a.action
 
-    def offer(self, source: str, make: Callable[[str, Any], Binding]) -> Optional[Binding]:
+    def offer(self, source: str, make: Callable[[str, Any], Binding],
+              install: Callable[[Binding], None]) -> Optional[Binding]:
+        """Bind the armed action with ``make`` and ``install`` it; None when not armed for ``source``."""
         with self._lock:
             a = self._armed
-            if a is None or (a.sources is not None and source not in a.sources):
+            if a is None or self._claimed or (a.sources is not None and source not in a.sources):
                 return None
-            self._armed = None
-        b = make(a.action, a.value)
-        if a.value is not None and b.value is None:
-            b = replace(b, value=a.value)
-        self.last = b
+            self._claimed = True
+        try:
+            b = make(a.action, a.value)
+            if a.value is not None and b.value is None:
+                b = replace(b, value=a.value)
+            install(b)
+            self.last = b
+        finally:
+            with self._lock:
+                if self._armed is a:
+                    self._armed = None
+                self._claimed = False
         log.info("learned %s → %s", b.describe(), b.action)
         if a.callback is not None:
             try:

@@ -160,16 +160,20 @@ class KeyMap:
         with self._lock:
             return self._map.get(k)
 
+    def _install_learned(self, b: Binding) -> None:
+        assert b.key is not None
+        with self._lock:
+            self._map[b.key] = b
+
     def handle(self, key: str, pressed: bool = True, repeat: bool = False) -> bool:
         """A key went down (``pressed``) or up. Auto-repeats are ignored. True if it was bound."""
         if repeat:
             return self.lookup(key) is not None
         if self.learner is not None and pressed and self.learner.armed:
             k = normalize_key(key)
-            learned = self.learner.offer("key", lambda a, v: Binding(action=a, source="key", key=k, value=v))
+            learned = self.learner.offer("key", lambda a, v: Binding(action=a, source="key", key=k, value=v),
+                                         self._install_learned)
             if learned is not None:
-                with self._lock:
-                    self._map[k] = learned
                 return True
         base = _base(key)
         if not pressed:

@@ -286,9 +286,8 @@ class MidiService:
         ch = msg.channel + 1
         self.recent.append((time.monotonic(), port, str(msg)))
         if self.learner is not None and self.learner.armed and t != "note_off":
-            made = self.learner.offer("midi", lambda a, v: self._learned(msg, port, a, v))
+            made = self.learner.offer("midi", lambda a, v: self._learned(msg, port, a, v), self.add_binding)
             if made is not None:
-                self.add_binding(made)
                 return
         if t == "control_change":
             for b in self._match("cc", ch, msg.control, port):

@@ -362,9 +362,8 @@ class OscServer:
             return
         if self.learner is not None and self.learner.armed and not address.startswith(OSC_ROOT + "/"):
             made = self.learner.offer("osc", lambda a, v: Binding(action=a, source="osc", address=address,
-                                                                   value=v))
+                                                                   value=v), self.add_binding)
             if made is not None:
-                self.add_binding(made)
                 return
         self.stats["unknown"] += 1
         self._ratelog("unknown", "unknown OSC address %s from %s", address, client)

@@ -175,10 +175,35 @@ def test_learner_arms_once():
         ln.arm("nope")
     got = []
     ln.arm("purge", value=3, sources=["midi"], on_learned=got.append)
-    assert ln.offer("key", lambda a, v: Binding(a, "key", key="X")) is None
-    b = ln.offer("midi", lambda a, v: Binding(a, "midi", type="cc", number=9))
-    assert b.value == 3 and got == [b] and ln.armed is None
-    assert ln.offer("midi", lambda a, v: Binding(a, "midi", type="cc", number=9)) is None
+    installed = []
+    assert ln.offer("key", lambda a, v: Binding(a, "key", key="X"), installed.append) is None
+    b = ln.offer("midi", lambda a, v: Binding(a, "midi", type="cc", number=9), installed.append)
+    assert b.value == 3 and got == [b] and installed == [b] and ln.armed is None
+    assert ln.offer("midi", lambda a, v: Binding(a, "midi", type="cc", number=9), installed.append) is None
+
+
+def test_learner_reads_armed_until_the_binding_is_installed():
+    """The mapping window polls ``armed`` from the GUI thread while an input thread learns: seeing the
+    learner disarmed must mean the binding is already in place (a CI run once saw it disarmed first)."""
+    import threading
+    ln = Learner(R)
+    ln.arm("blackout")
+    inside, release, seen = threading.Event(), threading.Event(), []
+
+    def install(b: Binding) -> None:
+        inside.set()
+        release.wait(5)
+        seen.append(b)
+
+    t = threading.Thread(target=ln.offer, args=("osc", lambda a, v: Binding(a, "osc", address="/x"), install))
+    t.start()
+    assert inside.wait(5)
+    assert ln.armed == "blackout" and seen == []          # installing: still armed
+    assert ln.offer("key", lambda a, v: Binding(a, "key", key="Y"), seen.append) is None   # one winner
+    ln.cancel()                                           # a cancel mid-install does not lose the binding
+    release.set()
+    t.join(5)
+    assert ln.armed is None and len(seen) == 1 and ln.last is seen[0]
 
 
 def test_parse_tables_and_to_table_round_trip():
