@@ -57,7 +57,7 @@ class AppSettings:
     device: Optional[str] = None
     width: Optional[int] = None          # None = the model's native size
     height: Optional[int] = None
-    prompt: str = "a red ball bouncing on a black background"
+    prompt: Optional[str] = None         # None = the model's own first prompt (model.json "prompt")
     seed: int = 0
     frames_per_block: int = 3
     kv_window: int = -1
@@ -146,7 +146,7 @@ class App:
         say(0.7, "building the engine")
         stream = s.stream_options().resolve(self.bundle.config)
         # a long show keeps the newest commands in memory, unless --log asks for all of them
-        self.engine = Engine(self.bundle, stream, prompt=s.prompt, seed=s.seed,
+        self.engine = Engine(self.bundle, stream, prompt=self.bundle.config.first_prompt(s.prompt), seed=s.seed,
                              log_limit=None if s.log else LIVE_LOG_LIMIT)
         if s.runtime.compile:
             say(0.75, "compiling the DiT (warm-up)")

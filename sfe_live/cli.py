@@ -25,7 +25,6 @@ log = logging.getLogger("sfe_live")
 __all__ = ["UserError", "build_parser", "main"]
 
 GuiLauncher = Callable[[Any, Sequence[str]], int]
-DEFAULT_PROMPT = "a red ball bouncing on a black background"
 
 
 # -- shared options ---------------------------------------------------------------------------------
@@ -132,7 +131,7 @@ def _load_cues(path: Optional[str]) -> Any:
 
 # -- render -----------------------------------------------------------------------------------------
 def add_render_arguments(r: argparse.ArgumentParser) -> None:
-    r.add_argument("--prompt", default="")
+    r.add_argument("--prompt", default="", help="default: the cue list's first, else the model's own")
     r.add_argument("--cues", help="a cue list (presets/*.toml), played as live (advance_blocks/beats)")
     r.add_argument("--bpm", type=float, default=120.0, help="tempo for cues that advance by beats")
     r.add_argument("--seconds", type=float)
@@ -184,7 +183,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 # -- bench ------------------------------------------------------------------------------------------
 def add_bench_arguments(b: argparse.ArgumentParser) -> None:
-    b.add_argument("--prompt", default="a red ball bouncing")
+    b.add_argument("--prompt", help="default: the model's own first prompt")
     b.add_argument("--blocks", type=int, default=50)
     b.add_argument("--json", action="store_true", help="one-line JSON")
     b.add_argument("--plot", help="PNG of block time and RSS over the run")
@@ -200,8 +199,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         stream = opts.resolve(bundle.config)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    out = bench(bundle, stream, prompt=args.prompt, blocks=args.blocks, decode=not args.no_decode,
-                sinks=args.sinks, plot=args.plot)
+    out = bench(bundle, stream, prompt=bundle.config.first_prompt(args.prompt), blocks=args.blocks,
+                decode=not args.no_decode, sinks=args.sinks, plot=args.plot)
     print(json.dumps(out, indent=None if args.json else 2))
     return 0
 
@@ -231,7 +230,7 @@ def add_live_arguments(h: argparse.ArgumentParser) -> None:
     from sfe_live.outputs.options import add_output_arguments
     from sfe_live.remote.cli import add_remote_arguments
     from sfe_live.sources.options import add_source_arguments
-    h.add_argument("--prompt", default=DEFAULT_PROMPT)
+    h.add_argument("--prompt", help="the first prompt (default: the model's own, e.g. the demo's red ball)")
     h.add_argument("--cues")
     add_control_arguments(h)
     add_link_arguments(h)

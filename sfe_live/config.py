@@ -327,6 +327,9 @@ class LatentGeometry(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
+DEFAULT_PROMPT = "a red ball bouncing on a black background"   # the demo model's; a model.json may name its own
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """The three components of a model bundle (``vae``: the geometry of the bundle's decoder)."""
@@ -338,6 +341,11 @@ class ModelConfig:
     default_height: int = 480
     default_width: int = 832
     shift: float = 5.0          # the model's sampler shift (Wan's sample_shift): streams use it
+    prompt: str = DEFAULT_PROMPT    # what a show starts on when the user gives no prompt
+
+    def first_prompt(self, given: Optional[str]) -> str:
+        """The prompt a show starts on: the user's, else the model's own."""
+        return given if given else self.prompt
 
     def to_json(self) -> str:
         return json.dumps({"name": self.name, "dit": self.dit.to_dict(), "vae": self.vae.to_dict(),

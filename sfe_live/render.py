@@ -109,7 +109,7 @@ def plan_blocks(job: RenderJob, bundle: Any) -> tuple[int, Optional[int]]:
 
 def render(bundle: Any, job: RenderJob, engine: Optional[Engine] = None) -> dict[str, Any]:
     """Render ``job``; returns statistics (frames, wall time, the files written)."""
-    prompt = job.prompt
+    prompt = bundle.config.first_prompt(job.prompt)
     if job.cues is not None and job.cues.cues:
         prompt = job.cues.cues[0].prompt
     if job.replay is not None:

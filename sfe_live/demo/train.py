@@ -252,6 +252,17 @@ def weighted_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor)
     return ((pred - target) ** 2 * weight).sum() / weight.sum()
 
 
+@torch.no_grad()
+def copy_matching(model: torch.nn.Module, src: dict[str, torch.Tensor]) -> list[str]:
+    """Copy every tensor of ``src`` whose name and shape match into ``model``; the names left as
+    they were (absent from ``src`` or shaped differently) are returned, sorted."""
+    own = model.state_dict()
+    copied = {k for k, v in src.items() if k in own and own[k].shape == v.shape}
+    for k in copied:
+        own[k].copy_(src[k])
+    return sorted(set(own) - copied)
+
+
 class Trainer:
     def __init__(self, args: argparse.Namespace, world: Optional[TrainingWorld] = None) -> None:
         self.args = args
@@ -272,6 +283,8 @@ class Trainer:
         self.history: list[dict] = []
         if args.resume:
             self._load()
+        elif getattr(args, "init_from", None):
+            self._warm_start(Path(args.init_from))
         # the shipped weights are an exponential moving average of the trained ones (as the
         # reference's generator_ema); training itself continues from the raw weights
         self.ema = {k: v.detach().clone() for k, v in self.dit.state_dict().items()} if args.ema > 0 else None
@@ -317,6 +330,16 @@ class Trainer:
             self.stage_steps = {k: int(v) for k, v in st.get("stage_steps", self.stage_steps).items()}
             self.history = st.get("history", [])
         log.info("resumed from %s at step %d", path, self.step)
+
+    def _warm_start(self, folder: Path) -> None:
+        """Start a new model (a different patch, say) from another's weights at step 0."""
+        from safetensors.torch import load_file
+        path = folder / "dit.safetensors"
+        if not path.exists():
+            raise SystemExit(f"--init-from: {path} not found (give a folder with a trained dit.safetensors)")
+        fresh = copy_matching(self.dit, load_file(str(path)))
+        log.info("warm start from %s: %d tensors keep their fresh init: %s", path, len(fresh),
+                 ", ".join(fresh) or "none")
 
     @torch.no_grad()
     def update_ema(self) -> None:
@@ -540,6 +563,8 @@ def parser(prog: str, description: str, out: Path, work: Path) -> argparse.Argum
     p.add_argument("--out", default=str(out), help=f"weights folder (default {out.relative_to(REPO)})")
     p.add_argument("--work", default=str(work), help="caches, optimiser state, log")
     p.add_argument("--resume", action="store_true", help="continue from the weights in --out")
+    p.add_argument("--init-from", default=None, metavar="FOLDER",
+                   help="new run only: copy every weight whose name and shape match from FOLDER/dit.safetensors")
     p.add_argument("--stage1-minutes", type=float, default=30.0)
     p.add_argument("--stage2-minutes", type=float, default=45.0)
     p.add_argument("--batch", type=int, default=8)

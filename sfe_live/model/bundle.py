@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 import torch
 
-from sfe_live.config import DiTConfig, ModelConfig, TextConfig, VAEConfig, tiny_random
+from sfe_live.config import DEFAULT_PROMPT, DiTConfig, ModelConfig, TextConfig, VAEConfig, tiny_random
 from sfe_live.model.checkpoints import find_dit_weights, load_dit, random_dit
 from sfe_live.model.decoders.options import DecoderChoice, load_taehv_for
 from sfe_live.model.decoders.protocol import VideoDecoder
@@ -169,8 +169,11 @@ def _load_demo(device: torch.device, dtype: torch.dtype, folder: Optional[Path] 
     shift = meta.get("stream", {}).get("shift", 5.0)
     if not isinstance(shift, (int, float)) or not 0.1 <= float(shift) <= 20.0:
         raise ModelLoadError(f"{meta_path}: stream shift must be a number in 0.1..20, got {shift!r}")
+    prompt = meta.get("prompt", DEFAULT_PROMPT)
+    if not isinstance(prompt, str) or not 0 < len(prompt.strip()) <= 1000:
+        raise ModelLoadError(f"{meta_path}: prompt must be a text of 1 to 1000 characters, got {str(prompt)[:80]!r}")
     cfg = ModelConfig(name, dit_cfg, vae.config, text_cfg, meta.get("height", 64), meta.get("width", 64),
-                      shift=float(shift))
+                      shift=float(shift), prompt=prompt.strip())
     return ModelBundle(name, cfg, dit, vae, CachedTextEncoder(text, text_cfg.cache_size), device, dtype,
                        source=str(folder))
 

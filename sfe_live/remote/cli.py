@@ -110,7 +110,7 @@ def add_serve_parser(sub: Any, model_args: Callable[[argparse.ArgumentParser], N
     """``sfe-live serve``: ``model_args`` adds the shared model options, ``settings`` builds AppSettings."""
     s = sub.add_parser("serve", help="run the engine headless for a remote performer (WebRTC)")
     model_args(s)
-    s.add_argument("--prompt", default="a red ball bouncing on a black background")
+    s.add_argument("--prompt", help="the first prompt (default: the model's own)")
     s.add_argument("--cues", help="a cue list the remote 'cue.go' fires")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     s.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"signalling port (default {DEFAULT_PORT}; 0 = any)")

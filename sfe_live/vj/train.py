@@ -35,13 +35,24 @@ log = logging.getLogger("sfe_live.vj.train")
 DEFAULT_OUT = T.REPO / "assets" / "vj"
 CLIP_FRAMES = 24
 TEXT_LEN = 32                 # VJ captions run to ~25 MiniLM tokens (the demo's 20 cut their ends)
+FIRST_PROMPT = "pulsing neon tunnel rushing toward the camera, magenta and cyan"   # a show with no prompt
 
 
-def dit_config() -> DiTConfig:
-    # 12 x 12 latents in 3 x 3 patches: 16 tokens a frame (what a 2-core CPU trains and runs in
-    # real time); the codec's decoder carries the detail inside a token
-    return DiTConfig(patch_size=(1, 3, 3), in_dim=16, out_dim=16, dim=192, ffn_dim=768, num_heads=6,
+def dit_config(patch: int = 2) -> DiTConfig:
+    # 12 x 12 latents in 2 x 2 patches: 36 tokens a frame. 3 x 3 patches (16 tokens, the first
+    # runs) drew the 4 x 4 token grid as visible 24-pixel seams; the codec's decoder carries the
+    # detail inside a token
+    return DiTConfig(patch_size=(1, patch, patch), in_dim=16, out_dim=16, dim=192, ffn_dim=768, num_heads=6,
                      num_layers=4, freq_dim=128, text_dim=384, text_len=TEXT_LEN)
+
+
+def saved_dit_config(folder: Path) -> Optional[DiTConfig]:
+    """The DiT config a training folder was written with (``train_meta.json``), if any."""
+    meta = folder / "train_meta.json"
+    if not meta.exists():
+        return None
+    import json
+    return DiTConfig.from_dict(json.loads(meta.read_text())["dit"])
 
 
 def load_codec(path: Path) -> AECodec:
@@ -59,15 +70,17 @@ class VJWorld:
 
     size = W.SIZE
 
-    def __init__(self, codec_path: Path, bank: int, refresh: int, seed: int) -> None:
+    def __init__(self, codec_path: Path, bank: int, refresh: int, seed: int,
+                 dit_cfg: Optional[DiTConfig] = None) -> None:
         self.codec_path = codec_path
+        self.dit_cfg = dit_cfg or dit_config()
         self.bank_size = bank
         self.refresh = refresh
         self.rng = random.Random(seed + 4242)
         self.bank: list[tuple[W.Label, W.Label, torch.Tensor, torch.Tensor]] = []
 
     def dit_config(self) -> DiTConfig:
-        return dit_config()
+        return self.dit_cfg
 
     def make_codec(self, args: argparse.Namespace) -> AECodec:
         codec = load_codec(self.codec_path)
@@ -117,7 +130,7 @@ class VJWorld:
         return {"vae_file": "codec.safetensors", "dit": dit_cfg.to_dict(), "vae": codec.config.to_dict(),
                 "text": {"kind": "minilm", "dim": 384, "text_len": dit_cfg.text_len, "cache_size": 64},
                 "dit_file": "dit.safetensors", "height": W.SIZE, "width": W.SIZE,
-                "frames_per_block": T.FRAMES_PER_BLOCK}
+                "frames_per_block": T.FRAMES_PER_BLOCK, "prompt": FIRST_PROMPT}
 
     def codec_weights(self, codec: AECodec) -> Optional[dict[str, torch.Tensor]]:
         return {k: v.contiguous() for k, v in codec.state_dict().items()}
@@ -129,12 +142,15 @@ def main(argv: Optional[list[str]] = None) -> int:
                    help="the frozen learned codec (python -m sfe_live.vj.train_codec)")
     p.add_argument("--bank", type=int, default=256, help="encoded clips kept in the rolling bank")
     p.add_argument("--refresh", type=int, default=1, help="bank clips replaced by fresh ones every step")
+    p.add_argument("--patch", type=int, choices=(1, 2, 3), default=2,
+                   help="new runs: DiT patch side in latents (--resume keeps the folder's own)")
     p.set_defaults(object_weight=0.0, captions_per_label=4, codec_rank=0)
     a = p.parse_args(argv)
     codec = Path(a.codec)
     if not codec.exists():
         p.error(f"{codec}: no learned codec; train it first with python -m sfe_live.vj.train_codec")
-    return T.start(a, VJWorld(codec, a.bank, a.refresh, a.seed))
+    cfg = saved_dit_config(Path(a.out)) if a.resume else None
+    return T.start(a, VJWorld(codec, a.bank, a.refresh, a.seed, cfg or dit_config(a.patch)))
 
 
 if __name__ == "__main__":

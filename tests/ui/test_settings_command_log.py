@@ -74,7 +74,7 @@ def test_command_log_from_the_settings_dialog_replays(qtbot, store, tmp_path) ->
     log = read_log(path)
     commands = [json.loads(x)["command"] for x in path.read_text().splitlines()[1:]]
     assert "SetPrompt" in commands and log.header.blocks is not None and log.header.blocks >= len(shown)
-    assert log.header.prompt == w.app_settings.prompt and log.header.seed == 5
+    assert log.header.prompt == w.app.bundle.config.first_prompt(w.app_settings.prompt) and log.header.seed == 5
     assert main(["render", "--replay", str(path), "--frames-dir", str(tmp_path / "r")]) == 0
     replayed = pngs(tmp_path / "r")
     live = [f for block in shown for f in block]          # the blocks since the listener was added: the end

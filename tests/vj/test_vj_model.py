@@ -82,3 +82,32 @@ def test_a_truncated_codec_is_one_line(tmp_path):
     (folder / "model.json").write_text(json.dumps(meta))
     with pytest.raises(ModelLoadError, match="unsupported learned codec geometry"):
         _load_demo(torch.device("cpu"), torch.float32, folder, name="vj")
+
+
+@pytest.mark.skipif(not SHIPPED, reason="vj model not shipped")
+def test_a_show_without_a_prompt_starts_on_the_models_own(tmp_path):
+    """``--model vj`` with no prompt used to start on the demo's "a red ball…", which the VJ world
+    has no words for; model.json names the model's first prompt, and a bad one is one line."""
+    from sfe_live.app import App, AppSettings
+    from sfe_live.config import DEFAULT_PROMPT
+    from sfe_live.model.bundle import _load_demo
+    from sfe_live.vj.train import FIRST_PROMPT
+    app = App(AppSettings(model="vj", realtime=False, osc=False, threads=2)).load()
+    try:
+        assert app.engine.initial_prompt == FIRST_PROMPT
+    finally:
+        app.stop()
+    app = App(AppSettings(model="vj", prompt="fast fire stripes", realtime=False, osc=False, threads=2)).load()
+    try:
+        assert app.engine.initial_prompt == "fast fire stripes"
+    finally:
+        app.stop()
+    assert load_model("demo", device="cpu", dtype=torch.float32).config.prompt == DEFAULT_PROMPT
+    folder = tmp_path / "vj"
+    shutil.copytree(VJ_DIR, folder, ignore=shutil.ignore_patterns("*.log", "*.png", "*.mp4"))
+    meta = json.loads((folder / "model.json").read_text())
+    meta["prompt"] = ["not", "text"]
+    (folder / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelLoadError, match="prompt must be a text") as e:
+        _load_demo(torch.device("cpu"), torch.float32, folder, name="vj")
+    assert "\n" not in str(e.value)

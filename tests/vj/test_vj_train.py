@@ -54,3 +54,27 @@ def test_load_codec_reads_its_geometry(tmp_path):
     world, codec = _world(tmp_path)
     again = load_codec(tmp_path / "codec.safetensors")
     assert again.config == codec.config
+
+
+def test_warm_start_copies_what_matches_and_resume_keeps_the_folders_patch(tmp_path):
+    """A finer patch starts from the coarser model's transformer: every same-shaped tensor is copied,
+    the patch embedding and head (shaped by the patch) keep their init; --resume reads the folder's
+    own config back, so a run never reloads weights into a differently patched model."""
+    import json
+
+    from sfe_live.demo.train import copy_matching
+    from sfe_live.model.dit import CausalWanDiT
+    from sfe_live.vj.train import saved_dit_config
+    torch.manual_seed(0)
+    coarse, fine = CausalWanDiT(dit_config(3)), CausalWanDiT(dit_config(2))
+    before = {k: v.clone() for k, v in fine.state_dict().items()}
+    fresh = copy_matching(fine, coarse.state_dict())
+    assert fresh == ["head.head.bias", "head.head.weight", "patch_embedding.weight"]
+    after = fine.state_dict()
+    for k, v in coarse.state_dict().items():
+        if k not in fresh:
+            assert torch.equal(after[k], v)
+    assert all(torch.equal(after[k], before[k]) for k in fresh)
+    assert saved_dit_config(tmp_path) is None
+    (tmp_path / "train_meta.json").write_text(json.dumps({"dit": dit_config(3).to_dict()}))
+    assert saved_dit_config(tmp_path) == dit_config(3) and dit_config(3) != dit_config()
