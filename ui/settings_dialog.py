@@ -15,7 +15,7 @@ import dataclasses
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
                                QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QTabWidget,
@@ -138,24 +138,12 @@ class SettingsDialog(QDialog):
         # -- recordings and performance
         self.record_dir = QLineEdit(record_dir)
         self.record_dir.setPlaceholderText(default_record_dir or "your video folder")
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        row = QWidget()
-        rl = QHBoxLayout(row)
-        rl.setContentsMargins(0, 0, 0, 0)
-        rl.addWidget(self.record_dir, 1)
-        rl.addWidget(browse)
+        row = _path_row(self.record_dir, self._browse)
         self.command_log = QLineEdit(command_log)
         self.command_log.setPlaceholderText("none — e.g. ~/shows/tonight.jsonl")
         self.command_log.setToolTip("Every command of the show from its start, written here when the show "
                                     "stops; sfe-live render --replay FILE renders it again frame for frame")
-        log_browse = QPushButton("Browse…")
-        log_browse.clicked.connect(self._browse_log)
-        log_row = QWidget()
-        ll = QHBoxLayout(log_row)
-        ll.setContentsMargins(0, 0, 0, 0)
-        ll.addWidget(self.command_log, 1)
-        ll.addWidget(log_browse)
+        log_row = _path_row(self.command_log, self._browse_log)
         log_hint = QLabel("Written when the show stops, from the show's start (also when set during it).\n"
                           "Replay: sfe-live render --replay FILE")
         log_hint.setProperty("role", "caption")
@@ -255,6 +243,18 @@ def saved_controls(controls: Mapping[str, Any]) -> dict[str, Any]:
             "midi_clock", "audio_enabled", "audio_device", "audio_gain_db", "bpm", "link", "quantize",
             "lookahead_ms"}
     return {k: v for k, v in controls.items() if k in keep and v != defaults.get(k)}
+
+
+def _path_row(edit: QLineEdit, browse: Callable[[], None]) -> QWidget:
+    """A path field with its Browse… button on one row."""
+    button = QPushButton("Browse…")
+    button.clicked.connect(browse)
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(edit, 1)
+    layout.addWidget(button)
+    return row
 
 
 def _spin(lo: int, hi: int, value: int) -> QSpinBox:

@@ -332,10 +332,11 @@ def eval_purge(bundle: Any, pairs: int, seed: int) -> dict[str, Any]:
     return out
 
 
-def measure_fps(bundle: Any, blocks: int = 60, seed: int = 0,
-                prompt: str = "a red ball bouncing on a black background", size: int = 64) -> dict[str, float]:
-    """Frames per second of the engine (DiT + decode) after 8 warm-up blocks, at ``size`` x ``size``."""
-    eng = make_engine(bundle, prompt, seed, height=size, width=size)
+def measure_fps(bundle: Any, blocks: int = 60, seed: int = 0, prompt: Optional[str] = None,
+                size: int = 64) -> dict[str, float]:
+    """Frames per second of the engine (DiT + decode) after 8 warm-up blocks, at ``size`` x ``size``
+    (on ``prompt``, else the model's own first prompt)."""
+    eng = make_engine(bundle, bundle.config.first_prompt(prompt), seed, height=size, width=size)
     for _ in range(8):
         eng.next_block()
     t = time.perf_counter()

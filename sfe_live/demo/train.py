@@ -283,7 +283,7 @@ class Trainer:
         self.history: list[dict] = []
         if args.resume:
             self._load()
-        elif getattr(args, "init_from", None):
+        elif args.init_from:
             self._warm_start(Path(args.init_from))
         # the shipped weights are an exponential moving average of the trained ones (as the
         # reference's generator_ema); training itself continues from the raw weights

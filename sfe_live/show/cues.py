@@ -285,7 +285,6 @@ class CuePlayer:
         self._block = block or (lambda: None)
         self.lookahead = float(lookahead)
         self._clock = clock
-        self._edges = isinstance(timer, BlockEdgeTimer)
         self._in_edge = False            # inside block_edge: a cue fired there lands on that edge's block
         self._beat_at_edge = False       # the current cue's beat is set by the next block edge
         self._lock = threading.RLock()
@@ -302,13 +301,18 @@ class CuePlayer:
         # called with every prompt of a newly loaded list (the engine encodes them in the background)
         self.on_load: Optional[Callable[[list[str]], None]] = None
 
+    @property
+    def _edges(self) -> bool:
+        """Driven by blocks: timed cues fire in :meth:`block_edge`."""
+        return isinstance(self.timer, BlockEdgeTimer)
+
     # ------------------------------------------------------------------ loading
     def drive_by_blocks(self, presentation_time: Callable[[], float]) -> None:
         """Fire timed cues at block edges from now on, on ``presentation_time()`` (see the class
         docstring); the engine's worker calls :meth:`block_edge`. A GO pending on the old timer is cancelled."""
         with self._lock:
             self._cancel_pending()
-            self.timer, self._clock, self._edges = BlockEdgeTimer(), presentation_time, True
+            self.timer, self._clock = BlockEdgeTimer(), presentation_time
 
     def block_edge(self) -> None:
         """Where the engine takes the commands for its next block (the player's clock reads when that
@@ -320,7 +324,7 @@ class CuePlayer:
                     self._beat_at_edge = False
                     self._fired_beat = self.tempo.beat_at(self._clock() + self.lookahead)
                 self.tick()
-                if isinstance(self.timer, BlockEdgeTimer):
+                if isinstance(self.timer, BlockEdgeTimer):      # (the type narrowed for run_due)
                     self.timer.run_due(self._clock())
             finally:
                 self._in_edge = False

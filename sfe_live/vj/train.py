@@ -15,6 +15,7 @@ encoder's cost stays small.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import random
 import time
@@ -51,7 +52,6 @@ def saved_dit_config(folder: Path) -> Optional[DiTConfig]:
     meta = folder / "train_meta.json"
     if not meta.exists():
         return None
-    import json
     return DiTConfig.from_dict(json.loads(meta.read_text())["dit"])
 
 
