@@ -67,6 +67,9 @@ def window(live_window, qtbot) -> Iterator:  # type: ignore[no-untyped-def]
         for action, value in (("pause.toggle", paused), ("seed.lock", False), ("driftguard.toggle", False),
                               ("v2v.set", 0.0), ("memory.set", 1.0), ("reactivity.set", 3)):
             w.controller.trigger(action, value)
+        # the window mirrors the engine's published state on its timer: wait until the engine has taken
+        # the pause, so a stale status cannot re-check the button after the sync below (a CI flake)
+        qtbot.waitUntil(lambda: w.app.engine_status().paused == paused, timeout=10_000)
         w.controls.set_strength(3, send=False)
         w.controls.sync({"paused": paused, "seed_locked": False, "drift_guard": False, "memory": 1.0,
                          "v2v_amount": 0.0, "reactivity": 3})
