@@ -148,12 +148,27 @@ def direction_ok(motion: str, ms: dict[str, float]) -> Optional[bool]:
 
 
 def flicker(frames: np.ndarray, fpb: int) -> dict[str, float]:
-    """Mean |frame difference| across block boundaries and within blocks (0..255)."""
-    f = frames.astype(np.float32)
-    d = np.abs(f[1:] - f[:-1]).mean(axis=(1, 2, 3))                       # diff i -> i+1
-    boundary = np.array([(i + 1) % fpb == 0 for i in range(len(d))])
-    b, w = float(d[boundary].mean()), float(d[~boundary].mean())
-    return {"boundary": b, "within": w, "ratio": b / max(w, 1e-6)}
+    """Mean |frame difference| across block boundaries and within blocks (0..255), and the same
+    ratio for three parts of each frame, to say what jumps at a boundary: ``brightness_ratio``
+    (the frame's mean), ``coarse_ratio`` (the layout: means over cells of about 1/12 of the
+    frame's side) and ``detail_ratio`` (what is left after the coarse layout)."""
+    f = frames.astype(np.float32)                                        # [N, H, W, 3]
+    n, h, w = f.shape[:3]
+    boundary = np.array([(i + 1) % fpb == 0 for i in range(n - 1)])     # diff i -> i+1
+
+    def ratio(x: np.ndarray) -> tuple[float, float, float]:
+        d = np.abs(x[1:] - x[:-1]).reshape(n - 1, -1).mean(1)
+        b, wi = float(d[boundary].mean()), float(d[~boundary].mean())
+        return b, wi, b / max(wi, 1e-6)
+
+    b, wi, r = ratio(f)
+    k = max(1, min(h, w) // 12)                                          # coarse cell side
+    hc, wc = h // k * k, w // k * k
+    cells = f[:, :hc, :wc].reshape(n, hc // k, k, wc // k, k, 3).mean(axis=(2, 4))
+    detail = f[:, :hc, :wc] - np.repeat(np.repeat(cells, k, 1), k, 2)
+    return {"boundary": b, "within": wi, "ratio": r,
+            "brightness_ratio": ratio(f.mean(axis=(1, 2, 3)))[2],
+            "coarse_ratio": ratio(cells)[2], "detail_ratio": ratio(detail)[2]}
 
 
 def sat_contrast(frames: np.ndarray) -> tuple[float, float]:

@@ -150,7 +150,9 @@ def eval_stream(bundle: Any, probe: J.Probe, lab: W.Label, minutes: float, seed:
             fl = flicker(fr, b.frames.shape[0])
             stats.append({"minute": len(stats) + 1, "frames": len(fr), "saturation": sat, "contrast": con,
                           "mean_frame_diff": float(diffs.mean()), "frozen": bool(diffs.mean() < 0.3),
-                          "flicker_ratio": fl["ratio"],
+                          "flicker_ratio": fl["ratio"], "flicker_coarse_ratio": fl["coarse_ratio"],
+                          "flicker_detail_ratio": fl["detail_ratio"],
+                          "flicker_brightness_ratio": fl["brightness_ratio"],
                           "family_obeyed": float(np.mean(fi == J.FAMILY_NAMES.index(lab.family))),
                           "palette_obeyed": float(np.mean(pi == J.PALETTE_NAMES.index(lab.palette)))})
             samples.append(fr[:24])

@@ -36,6 +36,22 @@ def test_flicker_ratio():
     assert f["boundary"] > 0 and f["within"] == 0
 
 
+def test_flicker_says_what_jumps_at_the_boundary():
+    rng = np.random.default_rng(0)
+    n, side = 12, 48
+    drift = np.arange(n)[:, None, None, None] * 2.0                 # a slow, even change within and across
+    layout = np.zeros((n, side, side, 3), np.float32)
+    for blk in range(n // 3):                                        # each block: one big bright square
+        y, x = rng.integers(0, side - 16, 2)
+        layout[blk * 3:(blk + 1) * 3, y:y + 16, x:x + 16] = 120.0
+    fine = rng.normal(0, 20, (n, side, side, 3)).astype(np.float32)  # fresh fine noise every frame
+    fr = np.clip(60 + drift + layout + fine, 0, 255).astype(np.uint8)
+    f = E.flicker(fr, 3)
+    assert f["ratio"] > 1.2                                          # it flickers at the boundaries...
+    assert f["coarse_ratio"] > 3 * f["detail_ratio"]                 # ...because the layout jumps there
+    assert 0.5 < f["detail_ratio"] < 1.3                             # the fine noise is the same everywhere
+
+
 def test_relative_colour_counts_faint_objects():
     s = W.random_scene(random.Random(2), colour="cyan", obj="square", motion="left", background="black")
     fr = W.render(s, 2)
