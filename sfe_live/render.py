@@ -103,7 +103,7 @@ def plan_blocks(job: RenderJob, bundle: Any) -> tuple[int, Optional[int]]:
     if job.blocks is not None:
         return job.blocks, None
     if job.replay is not None and job.replay.header.blocks is not None:
-        return job.replay.header.blocks, None
+        return job.replay.header.blocks, job.replay.header.frames
     return DEFAULT_BLOCKS, None
 
 
@@ -175,7 +175,7 @@ def render(bundle: Any, job: RenderJob, engine: Optional[Engine] = None) -> dict
             rec.close()
     wall = time.perf_counter() - t0
     if job.log:
-        engine.write_log(job.log)
+        engine.write_log(job.log, frames=want)
     block_s.sort()
     return {"model": bundle.name, "model_hash": bundle.content_hash(), "blocks": blocks, "frames": frames_done,
             "fps_video": fps, "width": job.stream.width, "height": job.stream.height, "seed": engine.initial_seed,

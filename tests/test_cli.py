@@ -104,3 +104,16 @@ def test_render_half_precision_writes_video(tmp_path, dtype, capsys):
     frames, rate, w, h = decode_all(out)
     assert len(frames) == 21 and (w, h) == (64, 64)
     assert np.mean([f.std() for f in frames]) > 1.0                     # an image, not a flat frame
+
+
+def test_a_replay_of_a_seconds_render_keeps_its_length(tmp_path):
+    # 5 s at 16 fps is 80 frames, cut from 27 blocks of 3: the log says so, and a replay without
+    # --seconds writes the same 80 frames (it wrote 81 before the log carried the count)
+    out, log, again = tmp_path / "a.mp4", tmp_path / "a.jsonl", tmp_path / "b.mp4"
+    assert main(["render", "--model", "tiny-random", "--prompt", "a red ball", "--seconds", "5",
+                 "--out", str(out), "--log", str(log)]) == 0
+    assert json.loads(log.read_text().splitlines()[0])["frames"] == 80
+    assert main(["render", "--model", "tiny-random", "--replay", str(log), "--out", str(again)]) == 0
+    first, replayed = decode_all(out)[0], decode_all(again)[0]
+    assert len(first) == len(replayed) == 80
+    assert all(np.array_equal(a, b) for a, b in zip(first, replayed))

@@ -156,6 +156,8 @@ MALFORMED = {
     "prompt number": json.dumps(with_header(prompt=7)),
     "blocks negative": json.dumps(with_header(blocks=-3)),
     "blocks huge": json.dumps(with_header(blocks=10 ** 12)),
+    "frames negative": json.dumps(with_header(frames=-1)),
+    "frames text": json.dumps(with_header(frames="80")),
     "model text": json.dumps(with_header(model="tiny-random")),
     "decode text": json.dumps(with_header(decode="yes")),
     "deep nesting": H + "\n" + "[" * 100000 + "]" * 100000,

@@ -10,6 +10,7 @@ performance can be re-rendered frame for frame (``replaylog``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from pathlib import Path
@@ -183,8 +184,10 @@ class Engine:
                          prompt=self.initial_prompt, seed=self.initial_seed, stream=self.stream,
                          blocks=self.state.block_index, decode=self.pipeline.decode)
 
-    def write_log(self, path: str | Path) -> None:
+    def write_log(self, path: str | Path, frames: Optional[int] = None) -> None:
+        """Write the command log; ``frames``: how many frames of the blocks were kept (a render cut
+        to a length), so a replay keeps as many."""
         if self.log_dropped:
             raise ValueError(f"the in-memory command log was trimmed ({self.log_dropped} entries): set the log "
                              "(--log, or Command log in Settings) before the show starts to keep a replayable log")
-        write_log(path, self.header(), list(self.log))
+        write_log(path, dataclasses.replace(self.header(), frames=frames), list(self.log))

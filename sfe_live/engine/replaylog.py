@@ -73,6 +73,7 @@ class LogHeader:
     blocks: Optional[int]
     checkpoint: str = ""
     decode: bool = True
+    frames: Optional[int] = None        # frames kept of those blocks (a render cut to --seconds); None = all
     format: str = LOG_FORMAT
 
     def to_dict(self) -> dict[str, Any]:
@@ -81,7 +82,7 @@ class LogHeader:
         return {"format": self.format, "model": {"name": self.model, "spec": self.model_spec,
                                                  "checkpoint": self.checkpoint, "hash": self.model_hash},
                 "dtype": self.dtype, "prompt": self.prompt, "seed": self.seed, "stream": s,
-                "decode": self.decode, "blocks": self.blocks}
+                "decode": self.decode, "blocks": self.blocks, "frames": self.frames}
 
 
 Event = Union[C.Command, SourceSpec]
@@ -175,13 +176,16 @@ def _header(obj: Any) -> LogHeader:
     blocks = obj.get("blocks")
     if blocks is not None:
         blocks = _int(obj, "blocks", 0, MAX_BLOCKS)
+    frames = obj.get("frames")
+    if frames is not None:
+        frames = _int(obj, "frames", 0, MAX_BLOCKS)
     decode = obj.get("decode", True)
     if not isinstance(decode, bool):
         raise ValueError("decode must be true or false")
     return LogHeader(model=_str(model, "name"), model_spec=_str(model, "spec", ""), model_hash=_str(model, "hash", ""),
                      checkpoint=_str(model, "checkpoint", ""), dtype=_str(obj, "dtype", "float32"),
                      prompt=_str(obj, "prompt", "", C.MAX_TEXT_CHARS), seed=_int(obj, "seed", 0, C.MAX_SEED),
-                     stream=_stream(obj.get("stream")), blocks=blocks, decode=decode)
+                     stream=_stream(obj.get("stream")), blocks=blocks, decode=decode, frames=frames)
 
 
 SUPERSEDED = "SupersededPrompt"      # a prompt that arrived but was replaced before it went on air
