@@ -20,6 +20,11 @@ Two stages, both on the procedural world of ``sfe_live.demo.world``:
      trajectory. The loss asks for the real next block from that context (sometimes with a
      colour switch at the target block). The rolled-out context is a different scene from
      the real target, which teaches the model to distrust its context for shape and place.
+   * ``ode`` (few-step distillation, the ODE regression that starts CausVid and Self-Forcing)
+     -- a frozen teacher (the shipped weights when the stage starts) continues real context
+     blocks with an ``--ode-steps`` Euler ODE through the KV cache, as the engine would; the
+     student sees the teacher's block at one of the engine's sigmas on that trajectory and
+     learns to land where the ODE landed, so its 4 steps draw a sample, not a posterior mean.
 
    Teacher-forcing batches stay mixed in.
 
@@ -185,6 +190,30 @@ def rollout(dit: CausalWanDiT, cross: CrossKV, cache: KVCache, first: torch.Tens
     return out
 
 
+@torch.no_grad()
+def ode_trajectory(teacher: CausalWanDiT, cross: CrossKV, cache: KVCache, context: torch.Tensor, x_T: torch.Tensor,
+                   n: int, shift: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The teacher's ``n``-step Euler ODE (sigma 1 -> 0 on the shifted grid) for the block after
+    ``context`` [B, k * F, C, h, w], which the engine's context pass writes into the empty ``cache``
+    block by block (F = ``x_T``'s frames). Returns the block at each of the engine's sigmas
+    (``STEPS``) on the way [len(STEPS), B, F, C, h, w] and the endpoint [B, F, C, h, w]."""
+    b, fpb = x_T.shape[:2]
+    at = {(1000 - s) * n // 1000: i for i, s in enumerate(STEPS)}           # grid index -> engine step
+    for j in range(context.shape[1] // fpb):
+        write_context(teacher, context[:, j * fpb:(j + 1) * fpb], cross, cache, cache.block_positions(fpb))
+    pos = cache.block_positions(fpb)
+    sig = [shift * u / (1 + (shift - 1) * u) for u in np.linspace(1.0, 0.0, n + 1)]
+    points: list[torch.Tensor] = []
+    x = x_T
+    for i in range(n):
+        if i in at:
+            points.append(x)
+        v = teacher.step(x, torch.full((b, fpb), sig[i] * 1000.0), cross, cache, pos)
+        assert v is not None
+        x = x + (sig[i + 1] - sig[i]) * v
+    return torch.stack(points), x
+
+
 # -- captions ---------------------------------------------------------------------------------------
 
 class CaptionBank:
@@ -314,6 +343,7 @@ class Trainer:
         self.sigmas = self.sched.sigma(self.steps_t)           # [4]
         self.grid = self.world.size // self.codec.config.spatial_factor      # latent side
         self.S = self.cfg.tokens_per_frame(self.grid, self.grid)
+        self.teacher: Optional[CausalWanDiT] = None                        # the ODE stage's, made when it starts
 
     # -- persistence ---------------------------------------------------------------------------
     def _load(self) -> None:
@@ -500,6 +530,41 @@ class Trainer:
         v = self.dit.masked(x, t, pos, mask, spans)
         return weighted_mse(v[:, k * fpb:], target, wgt[:, k * fpb:])
 
+    # -- stage 2: ODE distillation ----------------------------------------------------------------
+    def _teacher(self) -> CausalWanDiT:
+        if self.teacher is None:
+            teacher = CausalWanDiT(self.cfg)
+            teacher.load_state_dict(self.ema if self.ema is not None else self.dit.state_dict())
+            self.teacher = teacher.eval().requires_grad_(False)
+        return self.teacher
+
+    def ode_loss(self, batch: int) -> torch.Tensor:
+        fpb = FRAMES_PER_BLOCK
+        k = 0 if self.rng.random() < 0.1 else self.rng.randint(1, CONTEXT_BLOCKS)
+        z, labs, _, wgt = self.world.clip_batch(self.rng, self.codec, batch, (k + 1) * fpb,
+                                              object_weight=self.args.object_weight)
+        emb = self.bank.sample(labs, self.rng)
+        x_T = torch.randn(batch, fpb, *z.shape[2:])
+        teacher = self._teacher()
+        cache = KVCache.empty(self.cfg.num_layers, batch, CONTEXT_BLOCKS * fpb + fpb, self.S, self.cfg.num_heads,
+                              self.cfg.head_dim)
+        points, x0 = ode_trajectory(teacher, teacher.cross_kv(emb, compact=False), cache, z[:, :k * fpb], x_T,
+                                    self.args.ode_steps, self.args.shift)
+        s = torch.tensor([self.rng.randrange(len(STEPS)) for _ in range(batch)])        # engine step per clip
+        xs = points[s, torch.arange(batch)]                                             # [B, fpb, C, h, w]
+        sig = self.sigmas[s].float()[:, None, None, None, None]
+        target = (xs - x0) / sig                                                        # the flow that lands on x0
+        t_tgt = self.steps_t[s].float()[:, None].expand(batch, fpb)
+        if k:
+            x = torch.cat([self.context_noise(z[:, :k * fpb]), xs], 1)
+            t = torch.cat([torch.zeros(batch, k * fpb), t_tgt], 1)
+        else:
+            x, t = xs, t_tgt
+        mask = block_mask([0] * (k * fpb) + [1] * fpb, [i // fpb for i in range(k * fpb)] + [k] * fpb, self.S)
+        v = self.dit.masked(x, t, torch.arange((k + 1) * fpb), mask,
+                            [CrossSpan(0, (k + 1) * fpb * self.S, self.dit.cross_kv(emb))])
+        return weighted_mse(v[:, k * fpb:], target, wgt[:, k * fpb:])
+
     # -- loop ------------------------------------------------------------------------------------
     def run(self) -> None:
         a = self.args
@@ -523,6 +588,8 @@ class Trainer:
                     loss = self.tf_loss(a.batch)
                 elif a.stage2 == "rollout":
                     loss = self.sf_loss(a.batch)
+                elif a.stage2 == "ode":
+                    loss = self.ode_loss(a.batch)
                 else:
                     loss = self.tf_loss(a.batch, predicted_context=True, switch_prob=a.switch_prob)
                 self.opt.zero_grad(set_to_none=True)
@@ -577,9 +644,12 @@ def parser(prog: str, description: str, out: Path, work: Path) -> argparse.Argum
                    help="sampler shift the model is trained for (5 = Wan's; lower puts the 4 steps at lower "
                         "noise: the last x0 comes from less noise, so frames are sharper); saved in model.json")
     p.add_argument("--context-noise", type=float, default=0.1, help="max std of noise added to context latents")
-    p.add_argument("--stage2", choices=("predicted", "rollout"), default="predicted",
+    p.add_argument("--stage2", choices=("predicted", "rollout", "ode"), default="predicted",
                    help="stage 2 objective: the real clip continued from the model's own predictions of "
-                        "its context (predicted), or from the model's free rollout (rollout)")
+                        "its context (predicted), or from the model's free rollout (rollout); or the "
+                        "4 steps distilled from a frozen teacher's many-step ODE (ode)")
+    p.add_argument("--ode-steps", type=int, default=16,
+                   help="--stage2 ode: the teacher's Euler steps (a multiple of 4, so the engine's 4 steps lie on them)")
     p.add_argument("--switch-prob", type=float, default=0.3,
                    help="stage 2: chance that the colour and its caption switch at a block")
     p.add_argument("--tf-mix", type=float, default=0.3, help="stage 2: fraction of teacher-forcing batches")
@@ -600,6 +670,9 @@ def parser(prog: str, description: str, out: Path, work: Path) -> argparse.Argum
 
 def start(a: argparse.Namespace, world: Optional[TrainingWorld] = None) -> int:
     """Set threads and logging, then train ``world`` (the demo world by default)."""
+    if a.ode_steps < 4 or any((1000 - s) * a.ode_steps % 1000 for s in STEPS):
+        raise SystemExit(f"--ode-steps {a.ode_steps}: give a multiple of 4 (the engine's steps "
+                         f"{', '.join(map(str, STEPS))} must lie on the teacher's grid)")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     torch.set_num_threads(a.threads)

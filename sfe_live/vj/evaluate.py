@@ -19,7 +19,11 @@ Judges (:mod:`sfe_live.vj.judge`), none of them trained on model outputs:
   flicker ratio (mean frame change across block boundaries over within blocks), probe accuracy;
 * purge: blocks until a new prompt (new palette, then new family) is on screen, per purge
   strength and per purge mode;
-* speed: frames per second of the engine (DiT + decode) at the native size.
+* speed: frames per second of the engine (DiT + decode) at the native size;
+* ceilings (not figures of the model as it runs, but of what bounds it): how far the model's
+  own text encoder carries a paraphrase at all (:mod:`sfe_live.vj.textcheck`), what the codec
+  keeps of the world, and the first block by the engine's 4 steps against a many-step ODE of
+  the same model (:mod:`sfe_live.vj.diagnose`).
 """
 
 from __future__ import annotations
@@ -287,7 +291,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--record", action="store_true", help="also write the stream's first minute to OUT/minute.mp4")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--skip", nargs="*", default=[], choices=("speed", "prompts", "stream", "purge"))
+    p.add_argument("--skip", nargs="*", default=[], choices=("speed", "ceilings", "prompts", "stream", "purge"))
     a = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     torch.set_num_threads(a.threads)
@@ -310,6 +314,18 @@ def main(argv: Optional[list[str]] = None) -> int:
         metrics["speed"] = measure_fps(bundle, prompt="fast magenta and cyan tunnel rushing toward the camera",
                                        size=SIZE)
         log.info("speed: %s", metrics["speed"])
+        flush()
+    if "ceilings" not in a.skip:
+        from sfe_live.model.aecodec import AECodec
+        from sfe_live.vj.diagnose import codec_ceiling, sampler_gap
+        from sfe_live.vj.textcheck import text_ceiling
+        ceilings: dict[str, Any] = {"text": text_ceiling(bundle.text.encoder, seed=a.seed)}
+        if isinstance(bundle.vae, AECodec):
+            ceilings["codec"] = codec_ceiling(bundle.vae, probe, seed=a.seed)
+            ceilings["sampler"] = sampler_gap(bundle.dit, bundle.vae, bundle.text.encoder.encode, probe,
+                                              bundle.config.shift, seed=a.seed)
+        metrics["ceilings"] = ceilings
+        log.info("ceilings: %s", ceilings)
         flush()
     if "prompts" not in a.skip:
         res = {}

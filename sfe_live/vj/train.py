@@ -9,7 +9,8 @@ Clips come from a rolling bank of encoded world clips: ``--bank`` clips of 24 fr
 rendered with a second palette (same geometry), so a palette switch at any frame is a cut between
 the two latent sequences (the codec is per frame, so that is exact); every training step replaces
 ``--refresh`` clips with freshly rendered ones, so the world stays generated on the fly while the
-encoder's cost stays small.
+encoder's cost stays small. ``--family-weights`` draws the families the model fails at more often
+(e.g. ``tunnel=3,waves=3``; the others keep weight 1).
 """
 
 from __future__ import annotations
@@ -71,8 +72,11 @@ class VJWorld:
     size = W.SIZE
 
     def __init__(self, codec_path: Path, bank: int, refresh: int, seed: int,
-                 dit_cfg: Optional[DiTConfig] = None) -> None:
+                 dit_cfg: Optional[DiTConfig] = None, family_weights: Optional[dict[str, float]] = None) -> None:
         self.codec_path = codec_path
+        weights = family_weights or {}
+        self.families = list(W.FAMILIES)
+        self.family_weights = [float(weights.get(f, 1.0)) for f in self.families]
         self.dit_cfg = dit_cfg or dit_config()
         self.bank_size = bank
         self.refresh = refresh
@@ -91,9 +95,13 @@ class VJWorld:
                  time.time() - t0)
         return codec
 
+    def draw_label(self) -> W.Label:
+        """A random scene label, its family drawn by ``family_weights``."""
+        return W.random_label(self.rng, family=self.rng.choices(self.families, self.family_weights)[0])
+
     @torch.no_grad()
     def _fresh(self, codec: AECodec) -> tuple[W.Label, W.Label, torch.Tensor, torch.Tensor]:
-        lab = W.random_label(self.rng)
+        lab = self.draw_label()
         scene = W.Scene(lab, self.rng.randrange(2 ** 31))
         start = self.rng.randrange(0, 400)
         pal = self.rng.choice([p for p in W.PALETTES if p != lab.palette])
@@ -136,6 +144,24 @@ class VJWorld:
         return {k: v.contiguous() for k, v in codec.state_dict().items()}
 
 
+def parse_family_weights(text: str) -> dict[str, float]:
+    """``"tunnel=3,waves=2.5"`` -> {family: weight}; ValueError names the bad part."""
+    out: dict[str, float] = {}
+    for part in filter(None, (x.strip() for x in text.split(","))):
+        name, eq, value = part.partition("=")
+        name = name.strip()
+        if not eq or name not in W.FAMILIES:
+            raise ValueError(f"{part!r}: want family=weight with a family of {', '.join(W.FAMILIES)}")
+        try:
+            w = float(value)
+        except ValueError:
+            raise ValueError(f"{part!r}: the weight must be a number") from None
+        if not 0.0 < w <= 100.0:
+            raise ValueError(f"{part!r}: the weight must be in (0, 100]")
+        out[name] = w
+    return out
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     p = T.parser("python -m sfe_live.vj.train", __doc__ or "", DEFAULT_OUT, T.REPO / "out" / "vj-train")
     p.add_argument("--codec", default=str(DEFAULT_OUT / "codec.safetensors"),
@@ -144,13 +170,19 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--refresh", type=int, default=1, help="bank clips replaced by fresh ones every step")
     p.add_argument("--patch", type=int, choices=(1, 2, 3), default=2,
                    help="new runs: DiT patch side in latents (--resume keeps the folder's own)")
+    p.add_argument("--family-weights", default="", metavar="F=W,...",
+                   help="draw these families W times as often as the others (e.g. tunnel=3,waves=2)")
     p.set_defaults(object_weight=0.0, captions_per_label=4, codec_rank=0)
     a = p.parse_args(argv)
     codec = Path(a.codec)
     if not codec.exists():
         p.error(f"{codec}: no learned codec; train it first with python -m sfe_live.vj.train_codec")
+    try:
+        weights = parse_family_weights(a.family_weights)
+    except ValueError as exc:
+        p.error(f"--family-weights: {exc}")
     cfg = saved_dit_config(Path(a.out)) if a.resume else None
-    return T.start(a, VJWorld(codec, a.bank, a.refresh, a.seed, cfg or dit_config(a.patch)))
+    return T.start(a, VJWorld(codec, a.bank, a.refresh, a.seed, cfg or dit_config(a.patch), weights))
 
 
 if __name__ == "__main__":

@@ -79,3 +79,45 @@ def test_training_rollout_produces_the_engines_blocks():
     for a, b in zip(ours[1:], engine[1:]):
         assert torch.equal(a, b)
     assert not torch.equal(ours[1], ours[2])
+
+
+def test_ode_stage_targets_are_the_teachers_flow_on_the_students_inputs():
+    """--stage2 ode: the teacher's ODE is read at the engine's sigmas, and with 4 ODE steps (the
+    engine's own grid) the target at the last step is exactly the flow the teacher gives there --
+    through the same block-causal masked forward the student trains with. A student equal to the
+    teacher has nothing to learn at that step, and something at the others."""
+    from sfe_live.demo.train import STEPS, ode_trajectory
+    from sfe_live.engine.schedule import make_schedule
+    dit, s, b, z, xn, cache = _tiny(3)
+    cross = dit.cross_kv(torch.randn(b, 6, 24))
+    shift = 2.0
+    points, x0 = ode_trajectory(dit, cross, cache, z, xn, 4, shift)
+    assert points.shape == (4, *xn.shape) and x0.shape == xn.shape
+    assert torch.equal(points[0], xn)                                   # sigma 1: the noise itself
+    steps_t = warp_steps(STEPS, shift)
+    sigmas = make_schedule(shift, 1000).sigma(steps_t)
+    assert torch.allclose(sigmas, torch.tensor([1.0, 6 / 7, 2 / 3, 0.4]), atol=1e-6)
+    mask = block_mask([0] * 6 + [1] * 3, [0, 0, 0, 1, 1, 1, 2, 2, 2], s)
+    gaps = []
+    with torch.no_grad():
+        for i in range(4):
+            t = torch.cat([torch.zeros(b, 6), steps_t[i].expand(b, 3)], 1)
+            v = dit.masked(torch.cat([z, points[i]], 1), t, torch.arange(9), mask, [CrossSpan(0, 9 * s, cross)])
+            target = (points[i] - x0) / sigmas[i]
+            gaps.append(float((v[:, 6:] - target).abs().max()))
+    assert gaps[3] < 1e-4
+    assert min(gaps[:3]) > 1e-3
+
+    # 16 teacher steps pass through the same 4 points only where the grids meet: sigma 1 is shared
+    points16, x016 = ode_trajectory(dit, cross, KVCache.empty(2, b, 9, s, 2, 20), z, xn, 16, shift)
+    assert torch.equal(points16[0], xn) and not torch.allclose(x016, x0, atol=1e-4)
+
+
+def test_ode_steps_must_put_the_engines_steps_on_the_teachers_grid(tmp_path):
+    import pytest
+
+    from sfe_live.demo.train import DEFAULT_OUT, parser, start
+    p = parser("t", "", DEFAULT_OUT, DEFAULT_OUT)
+    for bad in ("6", "2", "0"):
+        with pytest.raises(SystemExit, match="multiple of 4"):
+            start(p.parse_args(["--ode-steps", bad, "--stage2", "ode", "--work", str(tmp_path)]))

@@ -78,3 +78,31 @@ def test_warm_start_copies_what_matches_and_resume_keeps_the_folders_patch(tmp_p
     assert saved_dit_config(tmp_path) is None
     (tmp_path / "train_meta.json").write_text(json.dumps({"dit": dit_config(3).to_dict()}))
     assert saved_dit_config(tmp_path) == dit_config(3) and dit_config(3) != dit_config()
+
+
+def test_family_weights_draw_the_weak_families_more_often(tmp_path):
+    from collections import Counter
+
+    from sfe_live.vj.train import parse_family_weights
+    weights = parse_family_weights("tunnel=13, waves=1")
+    assert weights == {"tunnel": 13.0, "waves": 1.0}
+    plain = VJWorld(tmp_path / "codec.safetensors", bank=1, refresh=1, seed=0)
+    heavy = VJWorld(tmp_path / "codec.safetensors", bank=1, refresh=1, seed=0, family_weights=weights)
+    n = 2000
+    plain_share = Counter(plain.draw_label().family for _ in range(n))["tunnel"] / n
+    heavy_share = Counter(heavy.draw_label().family for _ in range(n))["tunnel"] / n
+    assert abs(plain_share - 1 / len(W.FAMILIES)) < 0.03          # 1/14 without weights
+    assert abs(heavy_share - 13 / (13 + len(W.FAMILIES) - 1)) < 0.04   # 13/26 = 0.5 with tunnel=13
+
+
+def test_bad_family_weights_say_what_is_wrong():
+    import pytest
+
+    from sfe_live.vj.train import main, parse_family_weights
+    for bad, words in (("tunel=3", "want family=weight"), ("tunnel", "want family=weight"),
+                       ("tunnel=x", "must be a number"), ("tunnel=0", "(0, 100]"), ("tunnel=1e9", "(0, 100]")):
+        with pytest.raises(ValueError, match=words.replace("(", r"\(").replace("]", r"\]")):
+            parse_family_weights(bad)
+    with pytest.raises(SystemExit) as exc:
+        main(["--family-weights", "tunel=3", "--codec", __file__])
+    assert exc.value.code == 2
