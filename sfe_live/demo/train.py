@@ -55,7 +55,7 @@ import torch.nn.functional as F
 from sfe_live.config import DiTConfig
 from sfe_live.demo import world as W
 from sfe_live.engine.denoise import denoise_block, write_context
-from sfe_live.engine.schedule import Schedule, make_schedule, warp_steps
+from sfe_live.engine.schedule import Schedule, make_schedule, shifted_sigma, warp_steps
 from sfe_live.io import atomic_path, atomic_write_bytes, atomic_write_text
 from sfe_live.model.cache import CrossKV, KVCache
 from sfe_live.model.aecodec import AECodec
@@ -202,7 +202,7 @@ def ode_trajectory(teacher: CausalWanDiT, cross: CrossKV, cache: KVCache, contex
     for j in range(context.shape[1] // fpb):
         write_context(teacher, context[:, j * fpb:(j + 1) * fpb], cross, cache, cache.block_positions(fpb))
     pos = cache.block_positions(fpb)
-    sig = [shift * u / (1 + (shift - 1) * u) for u in np.linspace(1.0, 0.0, n + 1)]
+    sig = [shifted_sigma(float(u), shift) for u in np.linspace(1.0, 0.0, n + 1)]
     points: list[torch.Tensor] = []
     x = x_T
     for i in range(n):

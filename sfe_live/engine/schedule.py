@@ -29,6 +29,11 @@ class Schedule:
         return self.sigmas[self.index(t)]
 
 
+def shifted_sigma(u: float, shift: float) -> float:
+    """The shifted sigma of a uniform position u in [0, 1] (1 = pure noise): the table's formula."""
+    return shift * u / (1 + (shift - 1) * u)
+
+
 @functools.lru_cache(maxsize=8)
 def make_schedule(shift: float = 5.0, num_train_timesteps: int = 1000) -> Schedule:
     u = torch.linspace(1.0, 0.0, num_train_timesteps + 1)[:-1]

@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from sfe_live.engine.schedule import make_schedule, warp_steps
+from sfe_live.engine.schedule import make_schedule, shifted_sigma as sigma_of, warp_steps
 from sfe_live.model.aecodec import AECodec
 from sfe_live.model.dit import CausalWanDiT
 from sfe_live.vj import judge as J
@@ -61,11 +61,6 @@ def codec_ceiling(codec: AECodec, probe: J.Probe, clips: int = 56, frames: int =
             "family_right_world": round(float(np.mean(ok_real)), 3),
             "palette_right_reconstructed": round(float(np.mean(pal_rec)), 3),
             "hf_ratio_median": round(float(np.median(hf)), 3), "psnr_db": round(float(np.mean(psnr)), 2)}
-
-
-def sigma_of(u: float, shift: float) -> float:
-    """The shifted flow-matching sigma of a uniform position u in [0, 1] (1 = pure noise)."""
-    return shift * u / (1 + (shift - 1) * u)
 
 
 def few_step(flow: FlowModel, x_T: torch.Tensor, sigmas: Sequence[float], gen: torch.Generator) -> torch.Tensor:
