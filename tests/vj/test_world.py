@@ -2,6 +2,7 @@
 its captions carry the words the shipped cue lists use, and paraphrases use unseen words."""
 
 import random
+import zlib
 
 import numpy as np
 import pytest
@@ -38,11 +39,17 @@ def test_invalid_direction_is_refused():
 
 @pytest.mark.parametrize("family", [f for f in W.FAMILIES if f != "strobe"])
 def test_the_judge_reads_each_familys_directions_on_the_world(family):
-    rng = random.Random(hash(family) % 1000)
+    # The judge is read over 10 seeded clips per direction, not one: on the world it misreads about 1 clip in
+    # 100 (plasma's slow blobs, measured over 300 seeds), which is the evaluator's ceiling, not a bug.
+    # The seed is fixed (crc32, not the per-process salted hash()) so the test reads the same clips every run.
+    rng = random.Random(zlib.crc32(family.encode()))
     for d in W.FAMILIES[family]:
-        lab = W.random_label(rng, family=family, direction=d, speed="medium", pulse=False)
-        fr = W.render(W.Scene(lab, rng.randrange(10 ** 6)), 8, rng.randrange(100))
-        assert J.motion_ok(d, J.global_motion(fr)), (family, d)
+        ok = 0
+        for _ in range(10):
+            lab = W.random_label(rng, family=family, direction=d, speed="medium", pulse=False)
+            fr = W.render(W.Scene(lab, rng.randrange(10 ** 6)), 8, rng.randrange(100))
+            ok += bool(J.motion_ok(d, J.global_motion(fr)))
+        assert ok >= 9, (family, d, ok)
 
 
 def test_judge_tells_opposite_directions_apart():
