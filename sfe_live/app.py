@@ -459,6 +459,9 @@ class App:
         return out
 
 
+STOP_DEADLINE_S = 20.0   # the longest a headless stop may take before its stacks are dumped and it exits
+
+
 def run_until_stopped(app: App, duration: Optional[float], status_line: Callable[[dict[str, Any]], str],
                       stop_reason: Callable[[], Optional[str]] = lambda: None) -> Optional[str]:
     """The headless loop of ``run --headless`` (local or remote): run the started ``app`` until Ctrl-C /
@@ -481,5 +484,13 @@ def run_until_stopped(app: App, duration: Optional[float], status_line: Callable
                 last = time.monotonic()
                 log.info("%s", status_line(app.status()))
     finally:
-        app.stop()
+        # A part that hangs on stop must not leave a show that cannot be quit: past the deadline every
+        # thread's stack goes to stderr (what hung, for the report) and the process exits with status 1.
+        import faulthandler
+        import sys
+        faulthandler.dump_traceback_later(STOP_DEADLINE_S, exit=True, file=sys.__stderr__)
+        try:
+            app.stop()
+        finally:
+            faulthandler.cancel_dump_traceback_later()
     return None

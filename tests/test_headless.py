@@ -149,3 +149,29 @@ def test_run_headless_exits_2_when_asked_parts_fail(tmp_path, capsys, monkeypatc
                      "--cues", str(tmp_path / "no-such-list.toml"), "--duration", "30"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "no-such-list" in err[0]
+
+
+def test_a_stop_that_hangs_dumps_its_stacks_and_exits(tmp_path):
+    """A part that never returns from stop (a driver, a socket) must not leave a headless show that cannot
+    be quit: past the deadline every thread's stack goes to stderr and the process exits with status 1."""
+    import subprocess
+    import sys
+    import textwrap
+    import time
+    code = textwrap.dedent("""
+        import threading, time
+        import sfe_live.app as A
+        A.STOP_DEADLINE_S = 1.0
+        class Hangs:
+            def status(self):
+                return {}
+            def stop(self):
+                threading.Event().wait()          # never returns
+        A.run_until_stopped(Hangs(), 0.2, lambda st: "")
+        print("returned")
+    """)
+    t0 = time.monotonic()
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1, (p.returncode, p.stderr[-2000:])
+    assert "returned" not in p.stdout and "in stop" in p.stderr, p.stderr[-2000:]
+    assert time.monotonic() - t0 < 30
