@@ -20,6 +20,7 @@ import dataclasses
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
@@ -279,13 +280,19 @@ class App:
     def stop(self) -> None:
         if not self.loaded:
             return
-        try:
-            self.hub.stop()
-        except Exception:
-            log.exception("stopping controls")
-        self.runner.stop()
-        self.outputs.stop()
-        self.write_command_log()
+        for name, part_stop in (("controls", self.hub.stop), ("engine", self.runner.stop),
+                                ("outputs", self.outputs.stop), ("command log", self.write_command_log)):
+            t0 = time.monotonic()
+            log.debug("stopping %s", name)
+            try:
+                part_stop()
+            except Exception:
+                if name != "controls":
+                    raise
+                log.exception("stopping controls")
+            took = time.monotonic() - t0
+            if took > SLOW_STOP_S:
+                log.warning("stopping %s took %.1f s", name, took)
 
     # -- the command log (replayable) ---------------------------------------------------------------
     def set_command_log(self, path: Optional[str]) -> str:
@@ -459,6 +466,7 @@ class App:
         return out
 
 
+SLOW_STOP_S = 2.0        # a part slower than this to stop is named in the log
 STOP_DEADLINE_S = 20.0   # the longest a headless stop may take before its stacks are dumped and it exits
 
 
@@ -468,7 +476,6 @@ def run_until_stopped(app: App, duration: Optional[float], status_line: Callable
     SIGTERM, ``duration`` seconds, or ``stop_reason()`` gives a reason (which is returned); log
     ``status_line(app.status())`` every 5 s; always stop the app."""
     import signal
-    import time
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())

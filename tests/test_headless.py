@@ -71,6 +71,7 @@ def test_run_headless_osc_and_recording(tmp_path):
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
         sock.close()
+        print(out[-4000:])                       # shown by pytest only when the test fails (e.g. no block)
     assert proc.returncode == 0, out
     assert "stopped cleanly" in out
     files = list(rec.glob("*.mp4"))
@@ -175,3 +176,29 @@ def test_a_stop_that_hangs_dumps_its_stacks_and_exits(tmp_path):
     assert p.returncode == 1, (p.returncode, p.stderr[-2000:])
     assert "returned" not in p.stdout and "in stop" in p.stderr, p.stderr[-2000:]
     assert time.monotonic() - t0 < 30
+
+
+def test_a_slow_part_is_named_when_the_app_stops(caplog, monkeypatch):
+    """App.stop stops controls, engine, outputs and the log in turn; one slower than SLOW_STOP_S is named."""
+    import logging
+    import time
+    import sfe_live.app as A
+    app = A.App.__new__(A.App)
+    order = []
+
+    class Part:
+        def __init__(self, name, pause=0.0):
+            self.name, self.pause = name, pause
+
+        def stop(self):
+            time.sleep(self.pause)
+            order.append(self.name)
+
+    app.hub, app.runner, app.outputs = Part("hub"), Part("runner", 0.3), Part("outputs")
+    app.loaded = True
+    monkeypatch.setattr(A.App, "write_command_log", lambda self: order.append("log"))
+    monkeypatch.setattr(A, "SLOW_STOP_S", 0.2)
+    with caplog.at_level(logging.WARNING, logger="sfe_live.app"):
+        app.stop()
+    assert order == ["hub", "runner", "outputs", "log"]
+    assert [r.getMessage() for r in caplog.records if "took" in r.getMessage()] == ["stopping engine took 0.3 s"]
