@@ -17,8 +17,10 @@
 from __future__ import annotations
 
 import dataclasses
+import faulthandler
 import logging
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -491,13 +493,16 @@ def run_until_stopped(app: App, duration: Optional[float], status_line: Callable
                 last = time.monotonic()
                 log.info("%s", status_line(app.status()))
     finally:
-        # A part that hangs on stop must not leave a show that cannot be quit: past the deadline every
-        # thread's stack goes to stderr (what hung, for the report) and the process exits with status 1.
-        import faulthandler
-        import sys
-        faulthandler.dump_traceback_later(STOP_DEADLINE_S, exit=True, file=sys.__stderr__)
+        arm_stop_deadline()
         try:
             app.stop()
         finally:
             faulthandler.cancel_dump_traceback_later()
     return None
+
+
+def arm_stop_deadline() -> None:
+    """Once a show is stopping, a part that hangs must not leave it unquittable: past ``STOP_DEADLINE_S``
+    every thread's stack goes to stderr (what hung, for the report) and the process exits with status 1.
+    ``faulthandler.cancel_dump_traceback_later()`` disarms it."""
+    faulthandler.dump_traceback_later(STOP_DEADLINE_S, exit=True, file=sys.__stderr__)

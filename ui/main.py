@@ -18,7 +18,7 @@ import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Optional
 
-from sfe_live.app import AppSettings
+from sfe_live.app import AppSettings, arm_stop_deadline
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
@@ -51,6 +51,7 @@ def _install_signal_handlers(qapp: "QApplication", win: "MainWindow") -> dict[in
 
     def close(signum: int, frame: object) -> None:
         log.info("%s: closing sfe-live", "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name)
+        arm_stop_deadline()
 
         def quit_now() -> None:
             win.shutdown()

@@ -37,6 +37,7 @@ from .router import ActionRouter
 from .tempo import TempoClock
 
 log = logging.getLogger(__name__)
+CLOSE_TIMEOUT_S = 2.0   # longest wait for the MIDI system to close the ports at stop
 
 DEFAULT_BACKEND = "mido.backends.rtmidi"
 JACK_BACKEND = "mido.backends.rtmidi/UNIX_JACK"
@@ -354,14 +355,25 @@ class MidiService:
             self._thread.join(timeout=2)
             self._thread = None
         with self._lock:
-            for p in list(self._in.values()) + list(self._out.values()):
-                _close(p)
+            ports = list(self._in.values()) + list(self._out.values())
             self._in.clear()
             self._out.clear()
             self._led_sent.clear()
-        if self._lister is not None:
-            self._lister.close()
-            self._lister = None
+        lister, self._lister = self._lister, None
+
+        def close_all() -> None:
+            for p in ports:
+                _close(p)
+            if lister is not None:
+                lister.close()
+        # Closing a port is a call into the MIDI system (a JACK client close waits for the server's answer):
+        # a server that does not answer must not keep the show from stopping.
+        closer = threading.Thread(target=close_all, name="sfe-midi-close", daemon=True)
+        closer.start()
+        closer.join(CLOSE_TIMEOUT_S)
+        if closer.is_alive():
+            log.warning("MIDI ports still closing after %.0f s (the MIDI system is not answering); left behind",
+                        CLOSE_TIMEOUT_S)
         worker = self._worker
         if worker is not None:
             try:

@@ -62,3 +62,28 @@ def test_midi_bad_values_are_rate_limited(router, caplog):
             svc.handle(mido.Message("note_off", note=1))
     lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert 1 <= len(lines) <= 30, len(lines)
+
+
+def test_midi_stop_does_not_wait_for_a_port_that_never_closes(router, caplog, monkeypatch):
+    """A MIDI system that does not answer (a JACK server stalled) must not keep the show from stopping."""
+    import threading
+    import time
+    import sfe_live.controls.midi as M
+    monkeypatch.setattr(M, "CLOSE_TIMEOUT_S", 0.3)
+    release = threading.Event()
+
+    class Stuck:
+        closed = False
+
+        def close(self):
+            release.wait(10)
+            Stuck.closed = True
+
+    svc = MidiService(router)
+    svc._in["stuck"] = Stuck()
+    t0 = time.monotonic()
+    with caplog.at_level(logging.WARNING):
+        svc.stop()
+    assert time.monotonic() - t0 < 2.0 and not svc._in
+    assert any("still closing" in r.getMessage() for r in caplog.records)
+    release.set()
