@@ -21,8 +21,9 @@ from typing import Any
 
 def pool(folders: list[Path]) -> dict[str, Any]:
     out: dict[str, Any] = {"folders": [str(f) for f in folders]}
+    metrics = [json.loads((f / "metrics.json").read_text()) for f in folders]
     for part in ("held_in", "paraphrase"):
-        runs = [r for f in folders for r in json.loads((f / "metrics.json").read_text())[part]["runs"]]
+        runs = [r for m in metrics for r in m[part]["runs"]]
         moved = [r["direction_ok"] for r in runs if r["direction_ok"] is not None]
         out[part] = {
             "runs": len(runs),

@@ -282,19 +282,13 @@ class App:
     def stop(self) -> None:
         if not self.loaded:
             return
-        for name, part_stop in (("controls", self.hub.stop), ("engine", self.runner.stop),
-                                ("outputs", self.outputs.stop), ("command log", self.write_command_log)):
-            t0 = time.monotonic()
-            log.debug("stopping %s", name)
-            try:
-                part_stop()
-            except Exception:
-                if name != "controls":
-                    raise
-                log.exception("stopping controls")
-            took = time.monotonic() - t0
-            if took > SLOW_STOP_S:
-                log.warning("stopping %s took %.1f s", name, took)
+        try:
+            _timed_stop("controls", self.hub.stop)
+        except Exception:
+            log.exception("stopping controls")
+        _timed_stop("engine", self.runner.stop)
+        _timed_stop("outputs", self.outputs.stop)
+        _timed_stop("command log", self.write_command_log)
 
     # -- the command log (replayable) ---------------------------------------------------------------
     def set_command_log(self, path: Optional[str]) -> str:
@@ -469,7 +463,16 @@ class App:
 
 
 SLOW_STOP_S = 2.0        # a part slower than this to stop is named in the log
-STOP_DEADLINE_S = 20.0   # the longest a headless stop may take before its stacks are dumped and it exits
+STOP_DEADLINE_S = 20.0   # the longest a stop (headless or the window's Ctrl-C) may take before its stacks are dumped
+
+
+def _timed_stop(name: str, stop: Callable[[], None]) -> None:
+    """Run one part's stop; name it in the log when it is slower than ``SLOW_STOP_S``."""
+    t0 = time.monotonic()
+    stop()
+    took = time.monotonic() - t0
+    if took > SLOW_STOP_S:
+        log.warning("stopping %s took %.1f s", name, took)
 
 
 def run_until_stopped(app: App, duration: Optional[float], status_line: Callable[[dict[str, Any]], str],
