@@ -25,6 +25,7 @@ Two stages, both on the procedural world of ``sfe_live.demo.world``:
      blocks with an ``--ode-steps`` Euler ODE through the KV cache, as the engine would; the
      student sees the teacher's block at one of the engine's sigmas on that trajectory and
      learns to land where the ODE landed, so its 4 steps draw a sample, not a posterior mean.
+   * ``mixed`` -- ``ode`` and ``predicted`` steps drawn half and half.
 
    Teacher-forcing batches stay mixed in.
 
@@ -72,6 +73,22 @@ FRAMES_PER_BLOCK = 3
 CONTEXT_BLOCKS = 6            # the engine's default window: 21 frames = 6 context blocks + 1
 STEPS = (1000, 750, 500, 250)
 TEXT_LEN = 20
+
+STAGE2 = ("predicted", "rollout", "ode", "mixed")
+LOSS_KEY = {"tf": "tf", "predicted": "sf", "rollout": "sf", "ode": "ode"}     # the log's loss columns
+
+
+def choose_objective(stage: str, stage2: str, tf_mix: float, rng: random.Random) -> str:
+    """One training step's objective: ``tf`` (teacher forcing), ``predicted``, ``rollout`` or ``ode``.
+
+    Stage 1 is all teacher forcing; stage 2 mixes ``tf_mix`` teacher forcing into ``stage2``,
+    and ``mixed`` draws ``ode`` or ``predicted`` half and half (distillation keeps the 4 steps
+    a sample; the model's own context keeps the rollout moving)."""
+    if stage != "2" or rng.random() < tf_mix:
+        return "tf"
+    if stage2 == "mixed":
+        return "ode" if rng.random() < 0.5 else "predicted"
+    return stage2
 
 
 def dit_config() -> DiTConfig:
@@ -571,7 +588,7 @@ class Trainer:
         t_start = time.time()
         last_save = time.time()
         plan = [("1", a.stage1_minutes), ("2", a.stage2_minutes)]
-        losses: dict[str, list[float]] = {"tf": [], "sf": []}
+        losses: dict[str, list[float]] = {"tf": [], "sf": [], "ode": []}
         for stage, minutes in plan:
             if minutes <= 0:
                 continue
@@ -583,12 +600,12 @@ class Trainer:
                 lr = a.lr_min + (a.lr - a.lr_min) * 0.5 * (1 + math.cos(math.pi * frac))   # cosine over the stage
                 for g in self.opt.param_groups:
                     g["lr"] = lr * warm
-                use_sf = stage == "2" and self.rng.random() >= a.tf_mix
-                if not use_sf:
+                objective = choose_objective(stage, a.stage2, a.tf_mix, self.rng)
+                if objective == "tf":
                     loss = self.tf_loss(a.batch)
-                elif a.stage2 == "rollout":
+                elif objective == "rollout":
                     loss = self.sf_loss(a.batch)
-                elif a.stage2 == "ode":
+                elif objective == "ode":
                     loss = self.ode_loss(a.batch)
                 else:
                     loss = self.tf_loss(a.batch, predicted_context=True, switch_prob=a.switch_prob)
@@ -599,18 +616,16 @@ class Trainer:
                 self.update_ema()
                 self.step += 1
                 self.stage_steps[stage] += 1
-                losses["sf" if use_sf else "tf"].append(float(loss.detach()))
+                losses[LOSS_KEY[objective]].append(float(loss.detach()))
                 if self.step % a.log_every == 0:
                     rec = {"step": self.step, "stage": stage, "min": round((time.time() - t_start) / 60, 2),
-                           "tf": float(np.mean(losses["tf"])) if losses["tf"] else None,
-                           "sf": float(np.mean(losses["sf"])) if losses["sf"] else None}
+                           **{k: float(np.mean(v)) if v else None for k, v in losses.items()}}
                     self.history.append(rec)
-                    losses = {"tf": [], "sf": []}
-                    log.info("step %d stage %s %3.0f%% %.1f min lr %.2g  tf loss %s  sf loss %s", self.step, stage,
-                             100 * frac, rec["min"],
-                             self.opt.param_groups[0]["lr"],
-                             f"{rec['tf']:.4f}" if rec["tf"] is not None else "-",
-                             f"{rec['sf']:.4f}" if rec["sf"] is not None else "-")
+                    losses = {k: [] for k in losses}
+                    log.info("step %d stage %s %3.0f%% %.1f min lr %.2g  %s", self.step, stage, 100 * frac,
+                             rec["min"], self.opt.param_groups[0]["lr"],
+                             "  ".join(f"{k} loss {rec[k]:.4f}" if rec[k] is not None else f"{k} loss -"
+                                       for k in losses))
                 if time.time() - last_save > a.save_minutes * 60:
                     self.save()
                     last_save = time.time()
@@ -644,10 +659,11 @@ def parser(prog: str, description: str, out: Path, work: Path) -> argparse.Argum
                    help="sampler shift the model is trained for (5 = Wan's; lower puts the 4 steps at lower "
                         "noise: the last x0 comes from less noise, so frames are sharper); saved in model.json")
     p.add_argument("--context-noise", type=float, default=0.1, help="max std of noise added to context latents")
-    p.add_argument("--stage2", choices=("predicted", "rollout", "ode"), default="predicted",
+    p.add_argument("--stage2", choices=STAGE2, default="predicted",
                    help="stage 2 objective: the real clip continued from the model's own predictions of "
                         "its context (predicted), or from the model's free rollout (rollout); or the "
-                        "4 steps distilled from a frozen teacher's many-step ODE (ode)")
+                        "4 steps distilled from a frozen teacher's many-step ODE (ode); or ode and "
+                        "predicted drawn half and half (mixed)")
     p.add_argument("--ode-steps", type=int, default=16,
                    help="--stage2 ode: the teacher's Euler steps (a multiple of 4, so the engine's 4 steps lie on them)")
     p.add_argument("--switch-prob", type=float, default=0.3,

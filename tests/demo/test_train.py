@@ -121,3 +121,20 @@ def test_ode_steps_must_put_the_engines_steps_on_the_teachers_grid(tmp_path):
     for bad in ("6", "2", "0"):
         with pytest.raises(SystemExit, match="multiple of 4"):
             start(p.parse_args(["--ode-steps", bad, "--stage2", "ode", "--work", str(tmp_path)]))
+
+
+def test_mixed_stage2_draws_ode_and_predicted_half_and_half_after_teacher_forcing():
+    """--stage2 mixed: stage 1 is all teacher forcing; stage 2 keeps --tf-mix teacher forcing and
+    splits the rest evenly between the ODE distillation and the model's own context."""
+    import random
+    from collections import Counter
+
+    from sfe_live.demo.train import LOSS_KEY, choose_objective
+    rng = random.Random(3)
+    assert {choose_objective("1", "mixed", 0.3, rng) for _ in range(200)} == {"tf"}
+    drawn = Counter(choose_objective("2", "mixed", 0.3, rng) for _ in range(4000))
+    assert set(drawn) == {"tf", "ode", "predicted"}
+    assert abs(drawn["tf"] / 4000 - 0.3) < 0.03
+    assert abs(drawn["ode"] / 4000 - 0.35) < 0.03 and abs(drawn["predicted"] / 4000 - 0.35) < 0.03
+    assert Counter(choose_objective("2", "ode", 0.0, rng) for _ in range(50)) == {"ode": 50}
+    assert {LOSS_KEY[o] for o in drawn} == {"tf", "ode", "sf"}      # each objective logs its own loss
