@@ -66,24 +66,11 @@ EXTRA_DIRECTION = {
 }
 EXTRA_SPEED = {"slow": ["slowly", "calm", "sluggish"], "medium": ["normal speed", "regular"],
                "fast": ["quick", "speedy", "hyper"]}
-# words both vocabularies may share (the world's test allows the same ones)
-SHARED = {"pulsing", "of", "hues", "imagine", "the", "to", "at", "a", "on", "and"}
-
-
-def held_out_words() -> set[str]:
-    words: set[str] = set()
-    for table in (W.HELD_FAMILY, W.HELD_PALETTE, W.HELD_DIRECTION, W.HELD_SPEED):
-        for phrases in table.values():
-            for ph in phrases:
-                words.update(ph.split())
-    return words - SHARED
-
-
 @contextmanager
 def wider_vocabulary() -> Iterator[list[str]]:
     """The world's word tables with the extra synonyms, restored afterwards; yields the phrases
     left out because they use a held-out word."""
-    held = held_out_words()
+    held = W.held_out_vocabulary()
     tables = ((W.FAMILY_WORDS, EXTRA_FAMILY), (W.PALETTE_WORDS, EXTRA_PALETTE),
               (W.DIRECTION_WORDS, EXTRA_DIRECTION), (W.SPEED_WORDS, EXTRA_SPEED))
     saved = [dict(t) for t, _ in tables]

@@ -204,6 +204,20 @@ def paraphrase(label: Label, rng: random.Random) -> str:
                 rng.choice(HELD_DIRECTION[label.direction]), "pulsing" if label.pulse else "")
 
 
+# function words both vocabularies may use
+SHARED_WORDS = frozenset({"pulsing", "of", "hues", "imagine", "the", "to", "at", "a", "on", "and"})
+
+
+def held_out_vocabulary() -> set[str]:
+    """The paraphrases' words, less the function words both vocabularies may use."""
+    words: set[str] = set()
+    for table in (HELD_FAMILY, HELD_PALETTE, HELD_DIRECTION, HELD_SPEED):
+        for phrases in table.values():
+            for ph in phrases:
+                words.update(ph.split())
+    return words - SHARED_WORDS
+
+
 def training_vocabulary() -> set[str]:
     words: set[str] = set()
     for table in (FAMILY_WORDS, PALETTE_WORDS, DIRECTION_WORDS, SPEED_WORDS):

@@ -19,7 +19,7 @@ def test_wider_vocabulary_never_uses_a_held_out_word_and_is_undone():
     with V.wider_vocabulary() as left_out:
         wide = W.training_vocabulary()
         assert len(wide) > len(before) + 50
-        held = V.held_out_words()
+        held = W.held_out_vocabulary()
         assert wide & held == before & held == {"glowing"}    # shipped: 'glowing particles' / 'glowing corridor'
         assert "hypnotic tunnel" in W.FAMILY_WORDS["tunnel"]
         rng = random.Random(0)
@@ -27,4 +27,4 @@ def test_wider_vocabulary_never_uses_a_held_out_word_and_is_undone():
         drawn = [W.caption(lab, rng) for _ in range(200)]
         assert sum(any(ph in c for ph in V.EXTRA_FAMILY["tunnel"]) for c in drawn) > 50   # captions use them
     assert W.training_vocabulary() == before and W.FAMILY_WORDS["tunnel"] == tunnels
-    assert all(set(ph.split()) & V.held_out_words() for ph in left_out)
+    assert all(set(ph.split()) & W.held_out_vocabulary() for ph in left_out)
