@@ -298,6 +298,23 @@ def weighted_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor)
     return ((pred - target) ** 2 * weight).sum() / weight.sum()
 
 
+def flow_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, temporal: float = 0.0,
+              fpb: int = FRAMES_PER_BLOCK) -> torch.Tensor:
+    """The flow loss on ``[B, F, ...]`` frames that start on a block boundary, plus ``temporal`` times
+    the same loss on the frame-to-frame change of the error inside each block (where the frames
+    share a noise level). The plain loss is minimised by the posterior mean; so is the added term,
+    but it weighs the part of the error that changes from frame to frame -- the motion a model
+    that draws near-static blocks gets wrong -- as much as the rest (0 = the plain loss)."""
+    base = weighted_mse(pred, target, weight)
+    if temporal <= 0 or pred.shape[1] < 2:
+        return base
+    err = pred - target
+    inside = torch.tensor([(f + 1) % fpb != 0 for f in range(pred.shape[1] - 1)])      # pair (f, f+1) in a block
+    d = (err[:, 1:] - err[:, :-1])[:, inside]
+    w = (0.5 * (weight[:, 1:] + weight[:, :-1]))[:, inside]
+    return base + temporal * (d ** 2 * w).sum() / w.sum()
+
+
 @torch.no_grad()
 def copy_matching(model: torch.nn.Module, src: dict[str, torch.Tensor]) -> list[str]:
     """Copy every tensor of ``src`` whose name and shape match into ``model``; the names left as
@@ -491,7 +508,7 @@ class Trainer:
         x = torch.cat([self.context_noise(context), xt], 1)
         t = torch.cat([torch.zeros(batch, n), t_fr], 1)
         v = self.dit.masked(x, t, pos, mask, spans)
-        return weighted_mse(v[:, n:], eps - z, wgt)
+        return flow_loss(v[:, n:], eps - z, wgt, self.args.temporal_weight)
 
     # -- stage 2 ---------------------------------------------------------------------------------
     def _noise(self, b: int) -> Noise:
@@ -545,7 +562,7 @@ class Trainer:
         if k:
             spans.insert(0, CrossSpan(0, k * fpb * self.S, self.dit.cross_kv(emb_a) if switch else cb))
         v = self.dit.masked(x, t, pos, mask, spans)
-        return weighted_mse(v[:, k * fpb:], target, wgt[:, k * fpb:])
+        return flow_loss(v[:, k * fpb:], target, wgt[:, k * fpb:], self.args.temporal_weight)
 
     # -- stage 2: ODE distillation ----------------------------------------------------------------
     def _teacher(self) -> CausalWanDiT:
@@ -580,7 +597,7 @@ class Trainer:
         mask = block_mask([0] * (k * fpb) + [1] * fpb, [i // fpb for i in range(k * fpb)] + [k] * fpb, self.S)
         v = self.dit.masked(x, t, torch.arange((k + 1) * fpb), mask,
                             [CrossSpan(0, (k + 1) * fpb * self.S, self.dit.cross_kv(emb))])
-        return weighted_mse(v[:, k * fpb:], target, wgt[:, k * fpb:])
+        return flow_loss(v[:, k * fpb:], target, wgt[:, k * fpb:], self.args.temporal_weight)
 
     # -- loop ------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -668,6 +685,9 @@ def parser(prog: str, description: str, out: Path, work: Path) -> argparse.Argum
                    help="--stage2 ode: the teacher's Euler steps (a multiple of 4, so the engine's 4 steps lie on them)")
     p.add_argument("--switch-prob", type=float, default=0.3,
                    help="stage 2: chance that the colour and its caption switch at a block")
+    p.add_argument("--temporal-weight", type=float, default=0.0,
+                   help="weight of the loss on the frame-to-frame change of the error inside a block "
+                        "(0 = the plain flow loss)")
     p.add_argument("--tf-mix", type=float, default=0.3, help="stage 2: fraction of teacher-forcing batches")
     p.add_argument("--codec-rank", type=int, default=8,
                    help="rank of the codec's decode projection (0 = plain space-to-depth)")

@@ -1,6 +1,7 @@
 """Training computes what the streaming engine computes: the masked full-sequence forward
 equals the streaming step, and stage 2's rollout is the engine's own stream."""
 
+import pytest
 import torch
 
 from sfe_live.config import DiTConfig, StreamConfig
@@ -138,3 +139,24 @@ def test_mixed_stage2_draws_ode_and_predicted_half_and_half_after_teacher_forcin
     assert abs(drawn["ode"] / 4000 - 0.35) < 0.03 and abs(drawn["predicted"] / 4000 - 0.35) < 0.03
     assert Counter(choose_objective("2", "ode", 0.0, rng) for _ in range(50)) == {"ode": 50}
     assert {LOSS_KEY[o] for o in drawn} == {"tf", "ode", "sf"}      # each objective logs its own loss
+
+
+def test_flow_loss_temporal_term_weighs_frame_to_frame_error_inside_blocks_only():
+    """The temporal term is zero for an error that is the same in every frame of a block (also when
+    it changes at a block boundary) and positive for one that changes inside a block; 0 = plain."""
+    from sfe_live.demo.train import flow_loss, weighted_mse
+    g = torch.Generator().manual_seed(0)
+    target = torch.randn(2, 6, 4, 3, 3, generator=g)
+    w = torch.ones_like(target)
+    c = torch.full((1, 1, 4, 3, 3), 0.5)
+    per_block = torch.cat([c.expand(1, 3, -1, -1, -1), -c.expand(1, 3, -1, -1, -1)], 1)   # jumps at the boundary
+    flipping = c * torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0, -1.0])[None, :, None, None, None]
+    for err in (per_block, flipping):
+        assert flow_loss(target + err, target, w, 0.0).item() == pytest.approx(
+            weighted_mse(target + err, target, w).item())
+    plain = weighted_mse(target + per_block, target, w).item()
+    assert plain == pytest.approx(0.25)
+    assert flow_loss(target + per_block, target, w, 1.0).item() == pytest.approx(plain)
+    # inside each block the error steps by 1.0 at each of its 2 pairs: mean squared step 1.0
+    assert flow_loss(target + flipping, target, w, 1.0).item() == pytest.approx(0.25 + 1.0)
+    assert flow_loss(target + flipping, target, w, 0.5).item() == pytest.approx(0.25 + 0.5)
