@@ -308,8 +308,11 @@ def flow_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, te
     base = weighted_mse(pred, target, weight)
     if temporal <= 0 or pred.shape[1] < 2:
         return base
+    inside = torch.tensor([(f + 1) % fpb != 0 for f in range(pred.shape[1] - 1)],   # pair (f, f+1) in a block
+                          device=pred.device)
+    if not bool(inside.any()):
+        return base
     err = pred - target
-    inside = torch.tensor([(f + 1) % fpb != 0 for f in range(pred.shape[1] - 1)])      # pair (f, f+1) in a block
     d = (err[:, 1:] - err[:, :-1])[:, inside]
     w = (0.5 * (weight[:, 1:] + weight[:, :-1]))[:, inside]
     return base + temporal * (d ** 2 * w).sum() / w.sum()

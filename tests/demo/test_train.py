@@ -160,3 +160,11 @@ def test_flow_loss_temporal_term_weighs_frame_to_frame_error_inside_blocks_only(
     # inside each block the error steps by 1.0 at each of its 2 pairs: mean squared step 1.0
     assert flow_loss(target + flipping, target, w, 1.0).item() == pytest.approx(0.25 + 1.0)
     assert flow_loss(target + flipping, target, w, 0.5).item() == pytest.approx(0.25 + 0.5)
+
+
+def test_flow_loss_with_one_frame_blocks_is_the_plain_loss():
+    """With one frame per block there is no pair inside a block: the term adds nothing (not NaN)."""
+    from sfe_live.demo.train import flow_loss, weighted_mse
+    pred, target = torch.randn(2, 4, 3, 2, 2), torch.randn(2, 4, 3, 2, 2)
+    w = torch.ones_like(pred)
+    assert flow_loss(pred, target, w, 1.0, fpb=1).item() == pytest.approx(weighted_mse(pred, target, w).item())
