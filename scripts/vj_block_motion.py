@@ -42,7 +42,7 @@ def main() -> int:
     torch.set_num_threads(a.threads)
     bundle = load_model(a.model, device="cpu", dtype=torch.float32)
     rng = random.Random(3)
-    rows = []
+    rows, ratios = [], []
     for i, fam in enumerate(families):
         lab = W.random_label(rng, family=fam, pulse=a.pulse)
         prompt = W.caption(lab, rng)
@@ -54,11 +54,10 @@ def main() -> int:
         real = W.render(W.Scene(lab, i), len(frames), 50)
         f, w = flicker(frames, 3), flicker(real, 3)
         rows.append((f["within"], f["boundary"], w["within"], w["boundary"]))
-        print(f"{prompt}: model within {rows[-1][0]:.1f} boundary {rows[-1][1]:.1f} "
-              f"(ratio {rows[-1][1] / max(rows[-1][0], 1e-6):.2f}) | "
-              f"world within {rows[-1][2]:.1f} boundary {rows[-1][3]:.1f}")
+        ratios.append(f["ratio"])
+        print(f"{prompt}: model within {f['within']:.1f} boundary {f['boundary']:.1f} (ratio {f['ratio']:.2f}) | "
+              f"world within {w['within']:.1f} boundary {w['boundary']:.1f}")
     m = np.mean(rows, 0)
-    ratios = [r[1] / max(r[0], 1e-6) for r in rows]
     print(f"mean: model within {m[0]:.1f} boundary {m[1]:.1f} (ratio {m[1] / max(m[0], 1e-6):.2f}; "
           f"median per caption {float(np.median(ratios)):.2f}) | "
           f"world within {m[2]:.1f} boundary {m[3]:.1f}")

@@ -208,22 +208,19 @@ def paraphrase(label: Label, rng: random.Random) -> str:
 SHARED_WORDS = frozenset({"pulsing", "of", "hues", "imagine", "the", "to", "at", "a", "on", "and"})
 
 
+def _table_words(*tables: dict[str, list[str]]) -> set[str]:
+    """Every word of every phrase in the word tables."""
+    return {w for table in tables for phrases in table.values() for ph in phrases
+            for w in ph.replace(",", " ").split()}
+
+
 def held_out_vocabulary() -> set[str]:
     """The paraphrases' words, less the function words both vocabularies may use."""
-    words: set[str] = set()
-    for table in (HELD_FAMILY, HELD_PALETTE, HELD_DIRECTION, HELD_SPEED):
-        for phrases in table.values():
-            for ph in phrases:
-                words.update(ph.split())
-    return words - SHARED_WORDS
+    return _table_words(HELD_FAMILY, HELD_PALETTE, HELD_DIRECTION, HELD_SPEED) - SHARED_WORDS
 
 
 def training_vocabulary() -> set[str]:
-    words: set[str] = set()
-    for table in (FAMILY_WORDS, PALETTE_WORDS, DIRECTION_WORDS, SPEED_WORDS):
-        for phrases in table.values():
-            for ph in phrases:
-                words.update(ph.replace(",", " ").split())
+    words = _table_words(FAMILY_WORDS, PALETTE_WORDS, DIRECTION_WORDS, SPEED_WORDS)
     for t in TEMPLATES:
         words.update(w for w in t.replace(",", " ").split() if "{" not in w)
     words.update(PULSE_WORDS[True])
