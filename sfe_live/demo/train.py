@@ -26,6 +26,13 @@ Two stages, both on the procedural world of ``sfe_live.demo.world``:
      student sees the teacher's block at one of the engine's sigmas on that trajectory and
      learns to land where the ODE landed, so its 4 steps draw a sample, not a posterior mean.
    * ``mixed`` -- ``ode`` and ``predicted`` steps drawn half and half.
+   * ``guided`` (autoguidance distillation) -- the model rolls its context out and runs the
+     engine's sampler into the next block as ``rollout`` does; at the state it reaches, the
+     target is the frozen teacher's flow pushed away from a weaker model's (``--guide-from``,
+     an early checkpoint of the same model): ``v + w (v - v_weak)``, each model reading the
+     same context through its own KV cache. Guidance by a weaker self (Karras et al. 2024,
+     "Guiding a diffusion model with a bad version of itself") needs no unconditional branch;
+     distilled, it costs the engine nothing at run time.
 
    Teacher-forcing batches stay mixed in.
 
@@ -74,12 +81,12 @@ CONTEXT_BLOCKS = 6            # the engine's default window: 21 frames = 6 conte
 STEPS = (1000, 750, 500, 250)
 TEXT_LEN = 20
 
-STAGE2 = ("predicted", "rollout", "ode", "mixed")
-LOSS_KEY = {"tf": "tf", "predicted": "sf", "rollout": "sf", "ode": "ode"}     # the log's loss columns
+STAGE2 = ("predicted", "rollout", "ode", "mixed", "guided")
+LOSS_KEY = {"tf": "tf", "predicted": "sf", "rollout": "sf", "ode": "ode", "guided": "guided"}   # the log's columns
 
 
 def choose_objective(stage: str, stage2: str, tf_mix: float, rng: random.Random) -> str:
-    """One training step's objective: ``tf`` (teacher forcing), ``predicted``, ``rollout`` or ``ode``.
+    """One training step's objective: ``tf`` (teacher forcing), ``predicted``, ``rollout``, ``ode`` or ``guided``.
 
     Stage 1 is all teacher forcing; stage 2 mixes ``tf_mix`` teacher forcing into ``stage2``,
     and ``mixed`` draws ``ode`` or ``predicted`` half and half (distillation keeps the 4 steps
@@ -231,6 +238,19 @@ def ode_trajectory(teacher: CausalWanDiT, cross: CrossKV, cache: KVCache, contex
     return torch.stack(points), x
 
 
+@torch.no_grad()
+def guided_flow(teacher: CausalWanDiT, weak: CausalWanDiT, weight: float, x: torch.Tensor, t: torch.Tensor,
+                crosses: tuple[CrossKV, CrossKV], caches: tuple[KVCache, KVCache],
+                positions: torch.Tensor) -> torch.Tensor:
+    """``v + weight * (v - v_weak)`` at the block ``x`` [B, F, C, h, w] (timesteps ``t`` [B, F]):
+    the teacher's and the weak model's flows, each through its own cross K/V and KV cache of
+    the same context (``crosses``/``caches``: the teacher's first)."""
+    v = teacher.step(x, t, crosses[0], caches[0], positions)
+    v_weak = weak.step(x, t, crosses[1], caches[1], positions)
+    assert v is not None and v_weak is not None
+    return v + weight * (v - v_weak)
+
+
 # -- captions ---------------------------------------------------------------------------------------
 
 class CaptionBank:
@@ -380,7 +400,8 @@ class Trainer:
         self.sigmas = self.sched.sigma(self.steps_t)           # [4]
         self.grid = self.world.size // self.codec.config.spatial_factor      # latent side
         self.S = self.cfg.tokens_per_frame(self.grid, self.grid)
-        self.teacher: Optional[CausalWanDiT] = None                        # the ODE stage's, made when it starts
+        self.teacher: Optional[CausalWanDiT] = None             # the ODE and guided stages', made when they start
+        self.weak: Optional[CausalWanDiT] = None                # the guided stage's weaker model
 
     # -- persistence ---------------------------------------------------------------------------
     def _load(self) -> None:
@@ -514,6 +535,19 @@ class Trainer:
         return flow_loss(v[:, n:], eps - z, wgt, self.args.temporal_weight)
 
     # -- stage 2 ---------------------------------------------------------------------------------
+    def _cache(self, b: int) -> KVCache:
+        """An empty KV cache of the engine's window (the context blocks and one more) for ``b`` streams."""
+        return KVCache.empty(self.cfg.num_layers, b, (CONTEXT_BLOCKS + 1) * FRAMES_PER_BLOCK, self.S,
+                             self.cfg.num_heads, self.cfg.head_dim)
+
+    def _stage2_clip(self, batch: int) -> tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """A clip for the distillation objectives: ``k`` context blocks (none in 10 %) and the
+        block after them -- latents [B, (k + 1) F, C, h, w], caption embeddings, loss weight."""
+        k = 0 if self.rng.random() < 0.1 else self.rng.randint(1, CONTEXT_BLOCKS)
+        z, labs, _, wgt = self.world.clip_batch(self.rng, self.codec, batch, (k + 1) * FRAMES_PER_BLOCK,
+                                                object_weight=self.args.object_weight)
+        return k, z, self.bank.sample(labs, self.rng), wgt
+
     def _noise(self, b: int) -> Noise:
         """Fresh N(0, 1) draws of a block: its noise and the re-noise between the 4 steps."""
         shape = (b, FRAMES_PER_BLOCK, self.cfg.in_dim, self.grid, self.grid)
@@ -532,8 +566,7 @@ class Trainer:
         with torch.no_grad():
             cross_a = self.dit.cross_kv(emb_a)
             cross_b = self.dit.cross_kv(emb_b) if switch else cross_a
-            cache = KVCache.empty(self.cfg.num_layers, batch, CONTEXT_BLOCKS * fpb + fpb, self.S,
-                                  self.cfg.num_heads, self.cfg.head_dim)
+            cache = self._cache(batch)
             noise = self._noise(batch)
             ctx = rollout(self.dit, cross_a, cache, z[:, :fpb], k, noise, self.steps_t, self.sched) if k else []
             pos = cache.block_positions(fpb)
@@ -549,23 +582,31 @@ class Trainer:
         self.dit.train()
         sig = float(self.sigmas[s])
         target = (xt - z[:, k * fpb:]) / sig
-        t_tgt = self.steps_t[s].expand(batch, fpb)
-        if k:
-            xc = self.context_noise(torch.cat(ctx, 1))
-            x = torch.cat([xc, xt], 1)
-            t = torch.cat([torch.zeros(batch, k * fpb), t_tgt], 1)
+        v = self._next_block_flow(torch.cat(ctx, 1) if k else None, xt, self.steps_t[s].expand(batch, fpb),
+                                  emb_a, emb_b)
+        return flow_loss(v, target, wgt[:, k * fpb:], self.args.temporal_weight)
+
+    def _next_block_flow(self, context: Optional[torch.Tensor], xt: torch.Tensor, t_tgt: torch.Tensor,
+                         emb_ctx: torch.Tensor, emb_tgt: torch.Tensor) -> torch.Tensor:
+        """The student's flow [B, F, C, h, w] on the block ``xt`` (timesteps ``t_tgt`` [B, F]) after
+        the clean ``context`` [B, k * F, C, h, w] (or none), in one block-causal masked forward
+        with gradient: what the engine's step computes from a cache of that context. The context
+        gets the training context noise; it was written under ``emb_ctx``, the block reads ``emb_tgt``."""
+        fpb = FRAMES_PER_BLOCK
+        b = xt.shape[0]
+        nc = 0 if context is None else context.shape[1]                  # context frames
+        k = nc // fpb
+        if context is not None:
+            x = torch.cat([self.context_noise(context), xt], 1)
+            t = torch.cat([torch.zeros(b, nc), t_tgt], 1)
         else:
             x, t = xt, t_tgt
-        kinds = [0] * (k * fpb) + [1] * fpb
-        blocks = [i // fpb for i in range(k * fpb)] + [k] * fpb
-        mask = block_mask(kinds, blocks, self.S)
-        pos = torch.arange(n)
-        cb = self.dit.cross_kv(emb_b)
-        spans = [CrossSpan(k * fpb * self.S, n * self.S, cb)]
-        if k:
-            spans.insert(0, CrossSpan(0, k * fpb * self.S, self.dit.cross_kv(emb_a) if switch else cb))
-        v = self.dit.masked(x, t, pos, mask, spans)
-        return flow_loss(v[:, k * fpb:], target, wgt[:, k * fpb:], self.args.temporal_weight)
+        mask = block_mask([0] * nc + [1] * fpb, [i // fpb for i in range(nc)] + [k] * fpb, self.S)
+        cb = self.dit.cross_kv(emb_tgt)
+        spans = [CrossSpan(nc * self.S, (nc + fpb) * self.S, cb)]
+        if nc:
+            spans.insert(0, CrossSpan(0, nc * self.S, cb if emb_ctx is emb_tgt else self.dit.cross_kv(emb_ctx)))
+        return self.dit.masked(x, t, torch.arange(nc + fpb), mask, spans)[:, nc:]
 
     # -- stage 2: ODE distillation ----------------------------------------------------------------
     def _teacher(self) -> CausalWanDiT:
@@ -577,30 +618,61 @@ class Trainer:
 
     def ode_loss(self, batch: int) -> torch.Tensor:
         fpb = FRAMES_PER_BLOCK
-        k = 0 if self.rng.random() < 0.1 else self.rng.randint(1, CONTEXT_BLOCKS)
-        z, labs, _, wgt = self.world.clip_batch(self.rng, self.codec, batch, (k + 1) * fpb,
-                                              object_weight=self.args.object_weight)
-        emb = self.bank.sample(labs, self.rng)
+        k, z, emb, wgt = self._stage2_clip(batch)
         x_T = torch.randn(batch, fpb, *z.shape[2:])
         teacher = self._teacher()
-        cache = KVCache.empty(self.cfg.num_layers, batch, CONTEXT_BLOCKS * fpb + fpb, self.S, self.cfg.num_heads,
-                              self.cfg.head_dim)
-        points, x0 = ode_trajectory(teacher, teacher.cross_kv(emb, compact=False), cache, z[:, :k * fpb], x_T,
-                                    self.args.ode_steps, self.args.shift)
+        points, x0 = ode_trajectory(teacher, teacher.cross_kv(emb, compact=False), self._cache(batch),
+                                    z[:, :k * fpb], x_T, self.args.ode_steps, self.args.shift)
         s = torch.tensor([self.rng.randrange(len(STEPS)) for _ in range(batch)])        # engine step per clip
         xs = points[s, torch.arange(batch)]                                             # [B, fpb, C, h, w]
         sig = self.sigmas[s].float()[:, None, None, None, None]
         target = (xs - x0) / sig                                                        # the flow that lands on x0
         t_tgt = self.steps_t[s].float()[:, None].expand(batch, fpb)
-        if k:
-            x = torch.cat([self.context_noise(z[:, :k * fpb]), xs], 1)
-            t = torch.cat([torch.zeros(batch, k * fpb), t_tgt], 1)
-        else:
-            x, t = xs, t_tgt
-        mask = block_mask([0] * (k * fpb) + [1] * fpb, [i // fpb for i in range(k * fpb)] + [k] * fpb, self.S)
-        v = self.dit.masked(x, t, torch.arange((k + 1) * fpb), mask,
-                            [CrossSpan(0, (k + 1) * fpb * self.S, self.dit.cross_kv(emb))])
-        return flow_loss(v[:, k * fpb:], target, wgt[:, k * fpb:], self.args.temporal_weight)
+        v = self._next_block_flow(z[:, :k * fpb] if k else None, xs, t_tgt, emb, emb)
+        return flow_loss(v, target, wgt[:, k * fpb:], self.args.temporal_weight)
+
+    # -- stage 2: autoguidance distillation -------------------------------------------------------
+    def _weak(self) -> CausalWanDiT:
+        if self.weak is None:
+            from safetensors.torch import load_file
+            path = Path(self.args.guide_from) / "dit.safetensors"          # start() checked that it exists
+            weak = CausalWanDiT(self.cfg)
+            try:
+                weak.load_state_dict(load_file(str(path)))
+            except RuntimeError as exc:
+                raise SystemExit(f"--guide-from: {path} is not a checkpoint of this model's shape: {exc}") from None
+            self.weak = weak.eval().requires_grad_(False)
+        return self.weak
+
+    def guided_loss(self, batch: int) -> torch.Tensor:
+        fpb = FRAMES_PER_BLOCK
+        k, z, emb, wgt = self._stage2_clip(batch)
+        teacher, weak = self._teacher(), self._weak()
+        s = self.rng.randrange(len(STEPS))
+        t_tgt = self.steps_t[s].expand(batch, fpb)
+        self.dit.eval()
+        with torch.no_grad():
+            own = self._cache(batch)
+            cross = self.dit.cross_kv(emb)
+            noise = self._noise(batch)
+            ctx = rollout(self.dit, cross, own, z[:, :fpb], k, noise, self.steps_t, self.sched) if k else []
+            if self.rng.random() < 0.25:     # a plain noisy block now and then
+                sig = float(self.sigmas[s])
+                xt = (1 - sig) * z[:, k * fpb:] + sig * torch.randn(batch, fpb, *z.shape[2:])
+            else:                            # where the model's own sampler is at step s
+                x_T, eps = noise(k)
+                xt = denoise_block(self.dit, x_T, cross, own, own.block_positions(fpb), self.steps_t, self.sched,
+                                   eps, stop=s, commit=False).x
+            crosses = (teacher.cross_kv(emb), weak.cross_kv(emb))
+            caches = (self._cache(batch), self._cache(batch))
+            for m, c, kv in zip((teacher, weak), crosses, caches):
+                for block in ctx:
+                    write_context(m, block, c, kv, kv.block_positions(fpb))
+            target = guided_flow(teacher, weak, self.args.guide_weight, xt, t_tgt, crosses, caches,
+                                 caches[0].block_positions(fpb))
+        self.dit.train()
+        v = self._next_block_flow(torch.cat(ctx, 1) if k else None, xt, t_tgt, emb, emb)
+        return flow_loss(v, target, wgt[:, k * fpb:], self.args.temporal_weight)
 
     # -- loop ------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -608,7 +680,7 @@ class Trainer:
         t_start = time.time()
         last_save = time.time()
         plan = [("1", a.stage1_minutes), ("2", a.stage2_minutes)]
-        losses: dict[str, list[float]] = {"tf": [], "sf": [], "ode": []}
+        losses: dict[str, list[float]] = {k: [] for k in dict.fromkeys(LOSS_KEY.values())}
         for stage, minutes in plan:
             if minutes <= 0:
                 continue
@@ -627,6 +699,8 @@ class Trainer:
                     loss = self.sf_loss(a.batch)
                 elif objective == "ode":
                     loss = self.ode_loss(a.batch)
+                elif objective == "guided":
+                    loss = self.guided_loss(a.batch)
                 else:
                     loss = self.tf_loss(a.batch, predicted_context=True, switch_prob=a.switch_prob)
                 self.opt.zero_grad(set_to_none=True)
@@ -683,7 +757,12 @@ def parser(prog: str, description: str, out: Path, work: Path) -> argparse.Argum
                    help="stage 2 objective: the real clip continued from the model's own predictions of "
                         "its context (predicted), or from the model's free rollout (rollout); or the "
                         "4 steps distilled from a frozen teacher's many-step ODE (ode); or ode and "
-                        "predicted drawn half and half (mixed)")
+                        "predicted drawn half and half (mixed); or a frozen teacher's flow guided away "
+                        "from a weaker checkpoint's (guided, see --guide-from)")
+    p.add_argument("--guide-from", default=None, metavar="FOLDER",
+                   help="--stage2 guided: the weaker model, an early checkpoint of this one (FOLDER/dit.safetensors)")
+    p.add_argument("--guide-weight", type=float, default=1.0,
+                   help="--stage2 guided: w in v + w (v - v_weak) (0 = the teacher's own flow)")
     p.add_argument("--ode-steps", type=int, default=16,
                    help="--stage2 ode: the teacher's Euler steps (a multiple of 4, so the engine's 4 steps lie on them)")
     p.add_argument("--switch-prob", type=float, default=0.3,
@@ -712,6 +791,9 @@ def start(a: argparse.Namespace, world: Optional[TrainingWorld] = None) -> int:
     if a.ode_steps < 4 or any((1000 - s) * a.ode_steps % 1000 for s in STEPS):
         raise SystemExit(f"--ode-steps {a.ode_steps}: give a multiple of 4 (the engine's steps "
                          f"{', '.join(map(str, STEPS))} must lie on the teacher's grid)")
+    if a.stage2 == "guided" and not (a.guide_from and (Path(a.guide_from) / "dit.safetensors").exists()):
+        raise SystemExit(f"--stage2 guided: --guide-from {a.guide_from}: give a folder with the dit.safetensors "
+                         "of an early checkpoint of this model (the weaker model the teacher is guided away from)")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     torch.set_num_threads(a.threads)

@@ -9,8 +9,11 @@
   fresh noise, as :func:`sfe_live.engine.denoise.denoise_block` does) and by an N-step Euler
   ODE of the same flow model. If the many-step sample obeys the prompt better, a few-step
   distillation has a teacher to learn from; if not, the flow model itself is what is missing.
+* :func:`guidance_gain` -- the same first block by the engine's sampler with the flow guided
+  away from a weaker checkpoint's (autoguidance), per guidance weight: what distilling that
+  guidance (``--stage2 guided``) could give.
 
-Neither is a figure of the model as it runs; both are the model's own ceilings, measured.
+None is a figure of the model as it runs; they are the model's own ceilings, measured.
 """
 
 from __future__ import annotations
@@ -108,19 +111,62 @@ def sampler_gap(dit: CausalWanDiT, codec: AECodec, encode: Callable[[list[str]],
     gen = torch.Generator().manual_seed(seed)
     lat = (len(labels), frames, dit.cfg.in_dim, *codec_grid(codec))
     x_T = torch.randn(lat, generator=gen)
-    sched = make_schedule(shift, 1000)
-    sigmas = [float(s) for s in sched.sigma(warp_steps(tuple(steps), shift))]
+    sigmas = engine_sigmas(shift, steps)
     samples = {f"engine_{len(steps)}_steps": few_step(flow, x_T, sigmas, gen)}
     for n in ode_steps:
         samples[f"ode_{n}_steps"] = euler_ode(flow, x_T, n, shift)
     out: dict[str, Any] = {"captions": len(captions), "frames": frames, "sigmas": [round(s, 3) for s in sigmas]}
     reference = [W.render(W.Scene(lab, rng.randrange(2 ** 31)), frames, rng.randrange(0, 400)) for lab in labels]
     for name, z in samples.items():
-        frames_u8 = _to_uint8(codec.latents_to_pixels(z))
-        fam = [np.mean(probe.classify(fr)[0] == J.FAMILY_NAMES.index(lab.family)) for fr, lab in zip(frames_u8, labels)]
-        hf = [J.hf_energy(fr) / max(J.hf_energy(real), 1e-9) for fr, real in zip(frames_u8, reference)]
-        out[name] = {"family_right": round(float(np.mean(fam)), 3), "hf_ratio_median": round(float(np.median(hf)), 3)}
+        out[name] = _score(codec, probe, z, labels, reference, palette=False)
     return out
+
+
+@torch.no_grad()
+def guidance_gain(dit: CausalWanDiT, weak: CausalWanDiT, codec: AECodec,
+                  encode: Callable[[list[str]], torch.Tensor], probe: J.Probe, shift: float,
+                  weights: Sequence[float] = (0.0, 0.5, 1.0, 1.5), frames: int = 3, per_family: int = 8,
+                  seed: int = 0, steps: Sequence[int] = (1000, 750, 500, 250)) -> dict[str, Any]:
+    """The first block by the engine's few-step sampler with the flow ``v + w (v - v_weak)``
+    (autoguidance by a weaker checkpoint) for each ``w`` in ``weights``, from the same noise and
+    re-noise draws: what ``--stage2 guided`` would distil into the model, measured before training."""
+    rng = random.Random(seed)
+    labels = [W.random_label(rng, family=f) for f in W.FAMILIES for _ in range(per_family)]
+    emb = encode([W.caption(lab, rng) for lab in labels]).float()
+    good, bad = first_block_flow(dit.eval(), emb, frames), first_block_flow(weak.eval(), emb, frames)
+    x_T = torch.randn((len(labels), frames, dit.cfg.in_dim, *codec_grid(codec)),
+                      generator=torch.Generator().manual_seed(seed))
+    sigmas = engine_sigmas(shift, steps)
+    reference = [W.render(W.Scene(lab, rng.randrange(2 ** 31)), frames, rng.randrange(0, 400)) for lab in labels]
+    out: dict[str, Any] = {"captions": len(labels), "frames": frames, "sigmas": [round(s, 3) for s in sigmas]}
+    for w in weights:
+        def flow(x: torch.Tensor, sigma: float, w: float = w) -> torch.Tensor:
+            v = good(x, sigma)
+            return v + w * (v - bad(x, sigma)) if w else v
+        z = few_step(flow, x_T, sigmas, torch.Generator().manual_seed(seed + 1))
+        out[f"w={w:g}"] = _score(codec, probe, z, labels, reference)
+    return out
+
+
+def engine_sigmas(shift: float, steps: Sequence[int]) -> list[float]:
+    """The sigmas of the engine's warped steps at ``shift``."""
+    return [float(s) for s in make_schedule(shift, 1000).sigma(warp_steps(tuple(steps), shift))]
+
+
+def _score(codec: AECodec, probe: J.Probe, z: torch.Tensor, labels: Sequence[W.Label],
+           reference: Sequence[np.ndarray], palette: bool = True) -> dict[str, float]:
+    """Probe accuracy of decoded latents ``z`` [B, F, C, h, w] against ``labels``, and their
+    high-frequency energy over the world's ``reference`` frames for the same captions (median)."""
+    frames_u8 = _to_uint8(codec.latents_to_pixels(z))
+    got = [probe.classify(fr) for fr in frames_u8]
+    out = {"family_right": float(np.mean([np.mean(f == J.FAMILY_NAMES.index(lab.family))
+                                          for (f, _), lab in zip(got, labels)]))}
+    if palette:
+        out["palette_right"] = float(np.mean([np.mean(p == J.PALETTE_NAMES.index(lab.palette))
+                                              for (_, p), lab in zip(got, labels)]))
+    out["hf_ratio_median"] = float(np.median([J.hf_energy(fr) / max(J.hf_energy(real), 1e-9)
+                                              for fr, real in zip(frames_u8, reference)]))
+    return {k: round(v, 3) for k, v in out.items()}
 
 
 def codec_grid(codec: AECodec) -> tuple[int, int]:

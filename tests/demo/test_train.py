@@ -168,3 +168,128 @@ def test_flow_loss_with_one_frame_blocks_is_the_plain_loss():
     pred, target = torch.randn(2, 4, 3, 2, 2), torch.randn(2, 4, 3, 2, 2)
     w = torch.ones_like(pred)
     assert flow_loss(pred, target, w, 1.0, fpb=1).item() == pytest.approx(weighted_mse(pred, target, w).item())
+
+
+def test_guided_target_is_the_teachers_flow_pushed_away_from_the_weak_models():
+    """--stage2 guided: each model reads the context through its own KV cache; the target is
+    v + w (v - v_weak), equal to the same combination of their block-causal masked forwards
+    (what the student trains through). A weak model equal to the teacher, or w = 0, leaves the
+    teacher's flow unchanged."""
+    from sfe_live.demo.train import guided_flow
+    teacher, s, b, z, xn, _ = _tiny(4)
+    weak = _tiny(5)[0]
+    cfg = teacher.cfg
+    emb = torch.randn(b, 6, 24)
+    t = torch.full((b, 3), 500.0)
+
+    def caches(*models):
+        out = []
+        for m in models:
+            kv = KVCache.empty(cfg.num_layers, b, 9, s, cfg.num_heads, cfg.head_dim)
+            with torch.no_grad():
+                for j in range(2):
+                    pos = kv.block_positions(3)
+                    m.step(z[:, 3 * j:3 * j + 3], torch.zeros(b, 3), m.cross_kv(emb), kv, pos, kv_only=True)
+                    kv.commit(pos)
+            out.append(kv)
+        return tuple(out)
+
+    def masked(m):
+        mask = block_mask([0] * 6 + [1] * 3, [0, 0, 0, 1, 1, 1, 2, 2, 2], s)
+        with torch.no_grad():
+            return m.masked(torch.cat([z, xn], 1), torch.cat([torch.zeros(b, 6), t], 1), torch.arange(9), mask,
+                            [CrossSpan(0, 9 * s, m.cross_kv(emb))])[:, 6:]
+
+    crosses = (teacher.cross_kv(emb), weak.cross_kv(emb))
+    kv = caches(teacher, weak)
+    got = guided_flow(teacher, weak, 1.5, xn, t, crosses, kv, kv[0].block_positions(3))
+    v, v_weak = masked(teacher), masked(weak)
+    assert torch.allclose(got, v + 1.5 * (v - v_weak), atol=1e-4)
+    assert float((v - v_weak).abs().mean()) > 1e-2                      # the weak model differs
+    same = caches(teacher, teacher)
+    assert torch.allclose(guided_flow(teacher, teacher, 3.0, xn, t, (crosses[0], crosses[0]), same,
+                                      same[0].block_positions(3)), v, atol=1e-4)
+    assert torch.allclose(guided_flow(teacher, weak, 0.0, xn, t, crosses, kv, kv[0].block_positions(3)), v,
+                          atol=1e-4)
+
+
+def test_guided_stage2_keeps_teacher_forcing_and_needs_a_weak_model(tmp_path):
+    import random
+    from collections import Counter
+
+    from sfe_live.demo.train import DEFAULT_OUT, LOSS_KEY, choose_objective, parser, start
+    rng = random.Random(0)
+    drawn = Counter(choose_objective("2", "guided", 0.2, rng) for _ in range(2000))
+    assert set(drawn) == {"tf", "guided"} and abs(drawn["tf"] / 2000 - 0.2) < 0.03
+    assert LOSS_KEY["guided"] == "guided"
+    p = parser("t", "", DEFAULT_OUT, DEFAULT_OUT)
+    with pytest.raises(SystemExit, match="guide-from"):
+        start(p.parse_args(["--stage2", "guided", "--work", str(tmp_path)]))
+    with pytest.raises(SystemExit, match="guide-from"):
+        start(p.parse_args(["--stage2", "guided", "--guide-from", str(tmp_path), "--work", str(tmp_path)]))
+
+
+class _TinyWorld:
+    """A world of random latents for a tiny DiT: the trainer's objectives run end to end in seconds."""
+
+    size = 16
+
+    def dit_config(self):
+        return DiTConfig(patch_size=(1, 2, 2), in_dim=48, out_dim=48, dim=32, ffn_dim=64, num_heads=2,
+                         num_layers=2, freq_dim=32, text_dim=24, text_len=6)
+
+    def make_codec(self, args):
+        from sfe_live.model.codec import PixelCodec, PixelCodecConfig
+        return PixelCodec(PixelCodecConfig(factor=4))
+
+    def label_captions(self):
+        return [(0, ["zero"]), (1, ["one"])]
+
+    def clip_batch(self, rng, codec, batch, frames, switch_at=None, object_weight=0.0):
+        g = torch.Generator().manual_seed(rng.randrange(2 ** 31))
+        z = torch.randn(batch, frames, 48, 4, 4, generator=g)
+        labs = [rng.randrange(2) for _ in range(batch)]
+        return z, labs, [1 - lab for lab in labs] if switch_at else labs, torch.ones_like(z)
+
+    def model_meta(self, dit_cfg, codec):
+        return {}
+
+    def codec_weights(self, codec):
+        return None
+
+
+class _Bank:
+    def __init__(self, per_label, seed, cache, world, text_len):
+        self.emb = torch.randn(2, text_len, 24, generator=torch.Generator().manual_seed(seed))
+
+    def sample(self, labels, rng):
+        return self.emb[labels]
+
+
+def test_every_objective_gives_a_finite_loss_with_gradient(tmp_path, monkeypatch):
+    """Each stage-2 objective (and teacher forcing) runs through the trainer on a tiny world: a
+    finite loss whose gradient reaches the DiT; the guided one reads its weak model from disk."""
+    from safetensors.torch import save_file
+
+    import sfe_live.demo.train as T
+    monkeypatch.setattr(T, "CaptionBank", _Bank)
+    weak = tmp_path / "weak"
+    weak.mkdir()
+    save_file({k: v.contiguous() for k, v in random_dit(_TinyWorld().dit_config(), seed=9).state_dict().items()},
+              str(weak / "dit.safetensors"))
+    args = T.parser("t", "", T.DEFAULT_OUT, T.DEFAULT_OUT).parse_args(
+        ["--out", str(tmp_path / "out"), "--work", str(tmp_path / "work"), "--batch", "2", "--codec-rank", "0",
+         "--guide-from", str(weak), "--guide-weight", "1.5", "--ode-steps", "4", "--temporal-weight", "1.0"])
+    trainer = T.Trainer(args, _TinyWorld())
+    losses = {"tf": lambda: trainer.tf_loss(2), "predicted": lambda: trainer.tf_loss(2, predicted_context=True),
+              "rollout": lambda: trainer.sf_loss(2), "ode": lambda: trainer.ode_loss(2),
+              "guided": lambda: trainer.guided_loss(2)}
+    for name, loss_fn in losses.items():
+        for _ in range(3):                             # different context lengths
+            trainer.dit.zero_grad(set_to_none=True)
+            loss = loss_fn()
+            loss.backward()
+            grad = sum(float(p.grad.abs().sum()) for p in trainer.dit.parameters() if p.grad is not None)
+            assert torch.isfinite(loss) and float(loss.detach()) > 0 and grad > 0, name
+    assert trainer.weak is not None and trainer.teacher is not None
+    assert not any(p.requires_grad for p in trainer.weak.parameters())

@@ -7,7 +7,7 @@ import torch
 from sfe_live.model.aecodec import AECodec, AECodecConfig
 from sfe_live.model.dit import CausalWanDiT
 from sfe_live.vj import judge as J
-from sfe_live.vj.diagnose import codec_ceiling, euler_ode, few_step, sampler_gap, sigma_of
+from sfe_live.vj.diagnose import codec_ceiling, euler_ode, few_step, guidance_gain, sampler_gap, sigma_of
 from sfe_live.vj.train import dit_config
 
 
@@ -58,3 +58,20 @@ def test_sampler_gap_runs_the_first_block_both_ways():
     assert out["captions"] == 14 and out["sigmas"] == [1.0, 0.857, 0.667, 0.4]
     for name in ("engine_4_steps", "ode_2_steps"):
         assert 0.0 <= out[name]["family_right"] <= 1.0 and np.isfinite(out[name]["hf_ratio_median"])
+
+
+def test_guidance_gain_is_the_plain_sampler_at_w_0_and_when_the_weak_model_is_the_model():
+    torch.manual_seed(0)
+    cfg = dit_config()
+    dit, weak = CausalWanDiT(cfg).eval(), CausalWanDiT(cfg).eval()
+    codec = AECodec(AECodecConfig(z_dim=16, width=8)).eval()
+    probe = J.Probe().eval()
+    emb = torch.randn(14, cfg.text_len, cfg.text_dim)
+    encode = lambda caps: emb[:len(caps)]      # noqa: E731
+    out = guidance_gain(dit, weak, codec, encode, probe, shift=2.0, weights=(0.0, 2.0), per_family=1)
+    assert out["captions"] == 14 and set(out) >= {"w=0", "w=2"}
+    for name in ("w=0", "w=2"):
+        assert set(out[name]) == {"family_right", "palette_right", "hf_ratio_median"}
+    assert out["w=2"]["hf_ratio_median"] != out["w=0"]["hf_ratio_median"]       # the weak model changes it
+    same = guidance_gain(dit, dit, codec, encode, probe, shift=2.0, weights=(0.0, 2.0), per_family=1)
+    assert same["w=0"] == same["w=2"] == out["w=0"]
