@@ -268,15 +268,16 @@ class _Bank:
 
 def test_every_objective_gives_a_finite_loss_with_gradient(tmp_path, monkeypatch):
     """Each stage-2 objective (and teacher forcing) runs through the trainer on a tiny world: a
-    finite loss whose gradient reaches the DiT; the guided one reads its weak model from disk."""
+    finite loss whose gradient reaches the DiT; the guided one reads its weak model from disk
+    (stored in half precision) into a frozen float32 copy."""
     from safetensors.torch import save_file
 
     import sfe_live.demo.train as T
     monkeypatch.setattr(T, "CaptionBank", _Bank)
     weak = tmp_path / "weak"
     weak.mkdir()
-    save_file({k: v.contiguous() for k, v in random_dit(_TinyWorld().dit_config(), seed=9).state_dict().items()},
-              str(weak / "dit.safetensors"))
+    save_file({k: v.half().contiguous() for k, v in random_dit(_TinyWorld().dit_config(), seed=9).state_dict().items()},
+              str(weak / "dit.safetensors"))                # half precision, as assets/vj/guide ships it
     args = T.parser("t", "", T.DEFAULT_OUT, T.DEFAULT_OUT).parse_args(
         ["--out", str(tmp_path / "out"), "--work", str(tmp_path / "work"), "--batch", "2", "--codec-rank", "0",
          "--guide-from", str(weak), "--guide-weight", "1.5", "--ode-steps", "4", "--temporal-weight", "1.0"])
@@ -293,3 +294,4 @@ def test_every_objective_gives_a_finite_loss_with_gradient(tmp_path, monkeypatch
             assert torch.isfinite(loss) and float(loss.detach()) > 0 and grad > 0, name
     assert trainer.weak is not None and trainer.teacher is not None
     assert not any(p.requires_grad for p in trainer.weak.parameters())
+    assert all(p.dtype == torch.float32 for p in trainer.weak.parameters())
