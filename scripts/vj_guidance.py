@@ -36,25 +36,21 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.WARNING)
     import torch
-    from safetensors.torch import load_file
 
     from sfe_live.model.aecodec import AECodec
     from sfe_live.model.bundle import load_model
-    from sfe_live.model.dit import CausalWanDiT
+    from sfe_live.model.checkpoints import load_dit
+    from sfe_live.model.files import ModelLoadError
     from sfe_live.vj.diagnose import guidance_gain
     from sfe_live.vj.evaluate import load_or_train_probe
     torch.set_num_threads(a.threads)
     bundle = load_model(a.model, device="cpu", dtype=torch.float32)
     if not isinstance(bundle.vae, AECodec):
         raise SystemExit(f"--model {a.model}: not a VJ model (its codec is not the learned autoencoder)")
-    weak_path = Path(a.weak) / "dit.safetensors"
-    if not weak_path.exists():
-        raise SystemExit(f"--weak: {weak_path} not found (give the folder of an earlier checkpoint of this model)")
-    weak = CausalWanDiT(bundle.dit.cfg)
     try:
-        weak.load_state_dict(load_file(str(weak_path)))
-    except RuntimeError as exc:
-        raise SystemExit(f"--weak: {weak_path} is not a checkpoint of this model's shape: {exc}") from None
+        weak = load_dit(Path(a.weak) / "dit.safetensors", config=bundle.dit.cfg)
+    except ModelLoadError as exc:
+        raise SystemExit(f"--weak: {exc}") from None
     probe, _ = load_or_train_probe(Path(a.probe), 300.0)
     out = {"model": a.model, "weak": a.weak,
            **guidance_gain(bundle.dit, weak, bundle.vae, bundle.text.encoder.encode, probe, bundle.config.shift,

@@ -66,9 +66,11 @@ from sfe_live.engine.denoise import denoise_block, write_context
 from sfe_live.engine.schedule import Schedule, make_schedule, shifted_sigma, warp_steps
 from sfe_live.io import atomic_path, atomic_write_bytes, atomic_write_text
 from sfe_live.model.cache import CrossKV, KVCache
+from sfe_live.model.checkpoints import load_dit
 from sfe_live.model.aecodec import AECodec
 from sfe_live.model.codec import PixelCodec, PixelCodecConfig
 from sfe_live.model.dit import CausalWanDiT, CrossSpan
+from sfe_live.model.files import ModelLoadError
 
 log = logging.getLogger("sfe_live.demo.train")
 
@@ -634,14 +636,10 @@ class Trainer:
     # -- stage 2: autoguidance distillation -------------------------------------------------------
     def _weak(self) -> CausalWanDiT:
         if self.weak is None:
-            from safetensors.torch import load_file
-            path = Path(self.args.guide_from) / "dit.safetensors"          # start() checked that it exists
-            weak = CausalWanDiT(self.cfg)
-            try:
-                weak.load_state_dict(load_file(str(path)))
-            except RuntimeError as exc:
-                raise SystemExit(f"--guide-from: {path} is not a checkpoint of this model's shape: {exc}") from None
-            self.weak = weak.eval().requires_grad_(False)
+            try:                                                 # start() checked that the file exists
+                self.weak = load_dit(Path(self.args.guide_from) / "dit.safetensors", config=self.cfg)
+            except ModelLoadError as exc:
+                raise SystemExit(f"--guide-from: {exc}") from None
         return self.weak
 
     def guided_loss(self, batch: int) -> torch.Tensor:
