@@ -25,7 +25,8 @@ Two stages, both on the procedural world of ``sfe_live.demo.world``:
      blocks with an ``--ode-steps`` Euler ODE through the KV cache, as the engine would; the
      student sees the teacher's block at one of the engine's sigmas on that trajectory and
      learns to land where the ODE landed, so its 4 steps draw a sample, not a posterior mean.
-   * ``mixed`` -- ``ode`` and ``predicted`` steps drawn half and half.
+   * ``mixed`` -- ``ode`` and ``predicted`` steps drawn half and half; any weighted mix of the
+     objectives is written ``guided=1,predicted=1``.
    * ``guided`` (autoguidance distillation) -- the model rolls its context out and runs the
      engine's sampler into the next block as ``rollout`` does; at the state it reaches, the
      target is the frozen teacher's flow pushed away from a weaker model's (``--guide-from``,
@@ -85,19 +86,57 @@ TEXT_LEN = 20
 
 STAGE2 = ("predicted", "rollout", "ode", "mixed", "guided")
 LOSS_KEY = {"tf": "tf", "predicted": "sf", "rollout": "sf", "ode": "ode", "guided": "guided"}   # the log's columns
+OBJECTIVES = ("predicted", "rollout", "ode", "guided")          # what one stage-2 step can be
+
+
+def stage2_mix(text: str) -> dict[str, float]:
+    """``--stage2``: one objective's name, ``mixed`` (``ode`` and ``predicted`` half and half), or a
+    weighted mix such as ``guided=1,predicted=1`` -> {objective: share}, shares summing to 1.
+
+    Raises ``argparse.ArgumentTypeError`` with one line naming what is allowed."""
+    allowed = f"give one of {', '.join(STAGE2)} or a mix such as guided=1,predicted=1"
+    if text == "mixed":
+        return {"ode": 0.5, "predicted": 0.5}
+    if "=" not in text:
+        if text not in OBJECTIVES:
+            raise argparse.ArgumentTypeError(f"{text!r}: {allowed}")
+        return {text: 1.0}
+    weights: dict[str, float] = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        name = name.strip()
+        try:
+            w = float(value)
+        except ValueError:
+            w = float("nan")
+        if name not in OBJECTIVES or name in weights or not math.isfinite(w) or w < 0:
+            raise argparse.ArgumentTypeError(f"{part!r} in {text!r}: {allowed} (each objective once, "
+                                             "a finite weight >= 0)")
+        weights[name] = w
+    total = sum(weights.values())
+    if total <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the weights sum to 0; {allowed}")
+    return {k: w / total for k, w in weights.items() if w > 0}
 
 
 def choose_objective(stage: str, stage2: str, tf_mix: float, rng: random.Random) -> str:
     """One training step's objective: ``tf`` (teacher forcing), ``predicted``, ``rollout``, ``ode`` or ``guided``.
 
-    Stage 1 is all teacher forcing; stage 2 mixes ``tf_mix`` teacher forcing into ``stage2``,
-    and ``mixed`` draws ``ode`` or ``predicted`` half and half (distillation keeps the 4 steps
-    a sample; the model's own context keeps the rollout moving)."""
+    Stage 1 is all teacher forcing; stage 2 mixes ``tf_mix`` teacher forcing into ``stage2``
+    (see :func:`stage2_mix`: one objective, ``mixed`` -- ``ode`` and ``predicted`` half and half,
+    distillation keeping the 4 steps a sample and the model's own context keeping the rollout
+    moving -- or a weighted mix)."""
     if stage != "2" or rng.random() < tf_mix:
         return "tf"
-    if stage2 == "mixed":
-        return "ode" if rng.random() < 0.5 else "predicted"
-    return stage2
+    mix = stage2_mix(stage2)
+    if len(mix) == 1:
+        return next(iter(mix))
+    r, acc = rng.random(), 0.0
+    for name, share in mix.items():
+        acc += share
+        if r < acc:
+            return name
+    return name
 
 
 def dit_config() -> DiTConfig:
@@ -388,11 +427,16 @@ class Trainer:
         self.dit.train().requires_grad_(True)
         self.opt = torch.optim.AdamW(self.dit.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.01)
         opt_path = self.work / "optimizer.pt"
+        # a fresh optimiser's first steps are as large as the learning rate in every weight, so the
+        # learning rate warms up over --warmup steps whenever the moments were not loaded (a new run,
+        # or a resume from shipped weights without the work folder), not only when the step is 0
+        self.opt_resumed = False
         if args.resume and opt_path.exists():
             try:
                 self.opt.load_state_dict(torch.load(opt_path))
                 for g in self.opt.param_groups:
                     g["lr"] = args.lr
+                self.opt_resumed = True
             except Exception as exc:  # a different model: start the optimiser fresh
                 log.warning("optimizer state not loaded: %s", exc)
         self.bank = CaptionBank(args.captions_per_label, args.seed, self.work / "captions.pt", self.world,
@@ -673,19 +717,27 @@ class Trainer:
         return flow_loss(v, target, wgt[:, k * fpb:], self.args.temporal_weight)
 
     # -- loop ------------------------------------------------------------------------------------
+    def warmup_factor(self, run_steps: int) -> float:
+        """The learning rate's warm-up factor after ``run_steps`` steps of this run: 1 with the
+        optimiser's saved moments, else a linear ramp over ``--warmup`` steps."""
+        if self.opt_resumed or self.args.warmup <= 0:
+            return 1.0
+        return min(1.0, (run_steps + 1) / self.args.warmup)
+
     def run(self) -> None:
         a = self.args
         t_start = time.time()
         last_save = time.time()
         plan = [("1", a.stage1_minutes), ("2", a.stage2_minutes)]
         losses: dict[str, list[float]] = {k: [] for k in dict.fromkeys(LOSS_KEY.values())}
+        run_steps = 0                                          # steps taken by this run
         for stage, minutes in plan:
             if minutes <= 0:
                 continue
             t_stage = time.time()
             log.info("stage %s for %.1f min (batch %d, lr %.2g)", stage, minutes, a.batch, a.lr)
             while time.time() - t_stage < minutes * 60:
-                warm = min(1.0, (self.step + 1) / a.warmup) if not a.resume else 1.0
+                warm = self.warmup_factor(run_steps)
                 frac = min(1.0, (time.time() - t_stage) / (minutes * 60))
                 lr = a.lr_min + (a.lr - a.lr_min) * 0.5 * (1 + math.cos(math.pi * frac))   # cosine over the stage
                 for g in self.opt.param_groups:
@@ -707,6 +759,7 @@ class Trainer:
                 self.opt.step()
                 self.update_ema()
                 self.step += 1
+                run_steps += 1
                 self.stage_steps[stage] += 1
                 losses[LOSS_KEY[objective]].append(float(loss.detach()))
                 if self.step % a.log_every == 0:
@@ -751,12 +804,13 @@ def parser(prog: str, description: str, out: Path, work: Path) -> argparse.Argum
                    help="sampler shift the model is trained for (5 = Wan's; lower puts the 4 steps at lower "
                         "noise: the last x0 comes from less noise, so frames are sharper); saved in model.json")
     p.add_argument("--context-noise", type=float, default=0.1, help="max std of noise added to context latents")
-    p.add_argument("--stage2", choices=STAGE2, default="predicted",
+    p.add_argument("--stage2", default="predicted", metavar="OBJECTIVE",
                    help="stage 2 objective: the real clip continued from the model's own predictions of "
                         "its context (predicted), or from the model's free rollout (rollout); or the "
                         "4 steps distilled from a frozen teacher's many-step ODE (ode); or ode and "
                         "predicted drawn half and half (mixed); or a frozen teacher's flow guided away "
-                        "from a weaker checkpoint's (guided, see --guide-from)")
+                        "from a weaker checkpoint's (guided, see --guide-from); or a weighted mix of "
+                        "them, e.g. guided=1,predicted=1")
     p.add_argument("--guide-from", default=None, metavar="FOLDER",
                    help="--stage2 guided: the weaker model, an early checkpoint of this one (FOLDER/dit.safetensors)")
     p.add_argument("--guide-weight", type=float, default=1.0,
@@ -789,7 +843,11 @@ def start(a: argparse.Namespace, world: Optional[TrainingWorld] = None) -> int:
     if a.ode_steps < 4 or any((1000 - s) * a.ode_steps % 1000 for s in STEPS):
         raise SystemExit(f"--ode-steps {a.ode_steps}: give a multiple of 4 (the engine's steps "
                          f"{', '.join(map(str, STEPS))} must lie on the teacher's grid)")
-    if a.stage2 == "guided" and not (a.guide_from and (Path(a.guide_from) / "dit.safetensors").exists()):
+    try:
+        mix = stage2_mix(a.stage2)
+    except argparse.ArgumentTypeError as exc:
+        raise SystemExit(f"--stage2 {exc}") from None
+    if "guided" in mix and not (a.guide_from and (Path(a.guide_from) / "dit.safetensors").exists()):
         raise SystemExit(f"--stage2 guided: --guide-from {a.guide_from}: give a folder with the dit.safetensors "
                          "of an early checkpoint of this model (the weaker model the teacher is guided away from)")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

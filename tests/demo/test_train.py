@@ -141,6 +141,36 @@ def test_mixed_stage2_draws_ode_and_predicted_half_and_half_after_teacher_forcin
     assert {LOSS_KEY[o] for o in drawn} == {"tf", "ode", "sf"}      # each objective logs its own loss
 
 
+def test_weighted_stage2_mix_draws_each_objective_by_its_share_and_bad_mixes_get_one_line(tmp_path):
+    """--stage2 guided=1,predicted=3: after --tf-mix teacher forcing, a quarter of the steps are
+    guided and three quarters predicted; a name that is no objective, a repeated one, a negative
+    or non-numeric weight or weights summing to 0 get one line that says what is allowed, and a
+    mix with guided needs --guide-from like guided alone."""
+    import argparse
+    import random
+    from collections import Counter
+
+    from sfe_live.demo.train import DEFAULT_OUT, choose_objective, parser, stage2_mix, start
+    assert stage2_mix("guided=1,predicted=3") == {"guided": 0.25, "predicted": 0.75}
+    assert stage2_mix("mixed") == {"ode": 0.5, "predicted": 0.5}
+    assert stage2_mix("rollout") == {"rollout": 1.0}
+    assert stage2_mix("ode=0,guided=2") == {"guided": 1.0}
+    rng = random.Random(5)
+    drawn = Counter(choose_objective("2", "guided=1,predicted=3", 0.2, rng) for _ in range(8000))
+    assert set(drawn) == {"tf", "guided", "predicted"}
+    assert abs(drawn["tf"] / 8000 - 0.2) < 0.02
+    assert abs(drawn["guided"] / 8000 - 0.2) < 0.02 and abs(drawn["predicted"] / 8000 - 0.6) < 0.02
+    for bad in ("guided=1,sideways=1", "guided=1,guided=2", "guided=-1,predicted=1", "guided=x",
+                "guided=nan", "guided=0,predicted=0", "tf", "mixed=1"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            stage2_mix(bad)
+    p = parser("t", "", DEFAULT_OUT, DEFAULT_OUT)
+    with pytest.raises(SystemExit, match="--stage2 .*sideways.*guided=1,predicted=1"):
+        start(p.parse_args(["--stage2", "guided=1,sideways=1", "--work", str(tmp_path)]))
+    with pytest.raises(SystemExit, match="guide-from"):
+        start(p.parse_args(["--stage2", "guided=1,predicted=1", "--work", str(tmp_path)]))
+
+
 def test_flow_loss_temporal_term_weighs_frame_to_frame_error_inside_blocks_only():
     """The temporal term is zero for an error that is the same in every frame of a block (also when
     it changes at a block boundary) and positive for one that changes inside a block; 0 = plain."""
@@ -295,3 +325,21 @@ def test_every_objective_gives_a_finite_loss_with_gradient(tmp_path, monkeypatch
     assert trainer.weak is not None and trainer.teacher is not None
     assert not any(p.requires_grad for p in trainer.weak.parameters())
     assert all(p.dtype == torch.float32 for p in trainer.weak.parameters())
+
+
+def test_learning_rate_warms_up_whenever_the_optimiser_starts_fresh(tmp_path, monkeypatch):
+    """A new run warms up over --warmup steps; so does --resume from weights without the work
+    folder's optimiser state (the shipped weights in a fresh clone: Adam's first steps would
+    otherwise be a full learning rate in every weight); a resume with the saved moments does not."""
+    import sfe_live.demo.train as T
+    monkeypatch.setattr(T, "CaptionBank", _Bank)
+    base = ["--out", str(tmp_path / "out"), "--batch", "2", "--codec-rank", "0", "--warmup", "10"]
+    p = T.parser("t", "", T.DEFAULT_OUT, T.DEFAULT_OUT)
+    new = T.Trainer(p.parse_args(base + ["--work", str(tmp_path / "w1")]), _TinyWorld())
+    assert [new.warmup_factor(i) for i in (0, 4, 9, 50)] == [0.1, 0.5, 1.0, 1.0]
+    new.save()                                             # weights in --out, moments in w1
+    moments = T.Trainer(p.parse_args(base + ["--work", str(tmp_path / "w1"), "--resume"]), _TinyWorld())
+    assert moments.opt_resumed and moments.warmup_factor(0) == 1.0
+    shipped = T.Trainer(p.parse_args(base + ["--work", str(tmp_path / "w2"), "--resume"]), _TinyWorld())
+    assert not shipped.opt_resumed and shipped.warmup_factor(0) == 0.1
+    assert torch.equal(shipped.dit.head.head.weight, moments.dit.head.head.weight)   # both resumed the weights
