@@ -28,3 +28,9 @@ def test_wider_vocabulary_never_uses_a_held_out_word_and_is_undone():
         assert sum(any(ph in c for ph in V.EXTRA_FAMILY["tunnel"]) for c in drawn) > 50   # captions use them
     assert W.training_vocabulary() == before and W.FAMILY_WORDS["tunnel"] == tunnels
     assert all(set(ph.split()) & W.held_out_vocabulary() for ph in left_out)
+
+
+def test_a_wrong_text_model_folder_gets_one_line(tmp_path):
+    import pytest
+    with pytest.raises(SystemExit, match=r"--text-model: .*no config.json"):
+        V.main(["--text-model", str(tmp_path)])
