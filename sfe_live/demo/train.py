@@ -45,6 +45,7 @@ and ``--resume`` continues from the weights shipped there.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import itertools
 import json
@@ -94,13 +95,19 @@ def stage2_mix(text: str) -> dict[str, float]:
     weighted mix such as ``guided=1,predicted=1`` -> {objective: share}, shares summing to 1.
 
     Raises ``argparse.ArgumentTypeError`` with one line naming what is allowed."""
+    return dict(_parse_stage2(text))
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_stage2(text: str) -> tuple[tuple[str, float], ...]:
+    """:func:`stage2_mix` as (objective, share) pairs, parsed once per text (it is drawn every step)."""
     allowed = f"give one of {', '.join(STAGE2)} or a mix such as guided=1,predicted=1"
     if text == "mixed":
-        return {"ode": 0.5, "predicted": 0.5}
+        return (("ode", 0.5), ("predicted", 0.5))
     if "=" not in text:
         if text not in OBJECTIVES:
             raise argparse.ArgumentTypeError(f"{text!r}: {allowed}")
-        return {text: 1.0}
+        return ((text, 1.0),)
     weights: dict[str, float] = {}
     for part in text.split(","):
         name, _, value = part.partition("=")
@@ -116,7 +123,7 @@ def stage2_mix(text: str) -> dict[str, float]:
     total = sum(weights.values())
     if total <= 0:
         raise argparse.ArgumentTypeError(f"{text!r}: the weights sum to 0; {allowed}")
-    return {k: w / total for k, w in weights.items() if w > 0}
+    return tuple((k, w / total) for k, w in weights.items() if w > 0)
 
 
 def choose_objective(stage: str, stage2: str, tf_mix: float, rng: random.Random) -> str:
@@ -128,15 +135,11 @@ def choose_objective(stage: str, stage2: str, tf_mix: float, rng: random.Random)
     moving -- or a weighted mix)."""
     if stage != "2" or rng.random() < tf_mix:
         return "tf"
-    mix = stage2_mix(stage2)
+    mix = _parse_stage2(stage2)
     if len(mix) == 1:
-        return next(iter(mix))
-    r, acc = rng.random(), 0.0
-    for name, share in mix.items():
-        acc += share
-        if r < acc:
-            return name
-    return name
+        return mix[0][0]
+    names, shares = zip(*mix)
+    return rng.choices(names, weights=shares)[0]
 
 
 def dit_config() -> DiTConfig:
