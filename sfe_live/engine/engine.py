@@ -98,6 +98,7 @@ class Engine:
             self._record(cmd)
         elif isinstance(cmd, C.SetPrompt):
             new = self.pipeline.condition(cmd.text)
+            st.drift.rebase()                               # a new prompt may look different by intent
             if cmd.transition == "blend" and cmd.blend_blocks > 1:
                 st.blend = Blend(src=st.cond.embeds, dst=new, blocks=cmd.blend_blocks, mode=cmd.blend_mode)
                 self._record(cmd)

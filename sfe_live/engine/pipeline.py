@@ -283,19 +283,13 @@ class StreamPipeline:
 
     def _drift(self, state: SessionState, params: LiveParams, block: Block) -> None:
         stats = image_stats(block.frames)
-        d = state.drift
-        d.last = stats
         block.drift = stats
-        cur = torch.tensor(stats)
-        if d.baseline is None or d.blocks_seen < 3:
-            d.baseline = cur if d.baseline is None else (d.baseline * d.blocks_seen + cur) / (d.blocks_seen + 1)
-            d.blocks_seen += 1
-            d.deviation = 0.0
-            return
-        d.blocks_seen += 1
-        d.deviation = float(((cur - d.baseline).abs() / d.baseline.abs().clamp_min(1e-3)).max())
+        d = state.drift
+        if block.purge_step is not None:      # a purged block starts a new look: a new reference
+            d.rebase()
+        d.update(stats)
         if params.drift_guard and d.deviation > params.drift_threshold and state.pending_purge is None:
             state.pending_purge = PendingPurge(params.drift_strength, params.purge_mode)
             d.triggers += 1
             block.drift_triggered = True
-            d.baseline, d.blocks_seen = None, 0
+            d.rebase()

@@ -65,13 +65,55 @@ class PendingPurge:
     mode: str = "full"
 
 
+DRIFT_SETTLE_BLOCKS = 4     # blocks left to settle after a (re)start: a purged or new stream looks softer at first
+DRIFT_BASELINE_BLOCKS = 8   # blocks then averaged into the reference (about 1.5 s at 16 fps)
+DRIFT_SMOOTH_BLOCKS = 8     # time constant, in blocks, of the average compared with the reference
+
+
 @dataclass
 class DriftState:
+    """The drift guard's memory: a reference look and a running average of the current one.
+
+    Each block's statistics (saturation, contrast, high-frequency energy) enter an exponential
+    average over about ``DRIFT_SMOOTH_BLOCKS`` blocks, and the guard compares that average with
+    the reference, not the block itself: a pulse, a strobe or a beat-synced flash changes single
+    blocks by far more than the threshold and is what the performer asked for, while drift (the
+    picture fading, washing out or going to mush) lasts. The reference is taken only after
+    ``DRIFT_SETTLE_BLOCKS``: the first blocks after a purge are softer than what follows, and a
+    reference taken from them made the guard purge again as soon as the detail came back, a loop.
+    """
+
     baseline: Optional[torch.Tensor] = None     # [3] saturation, contrast, high-frequency energy
+    smoothed: Optional[torch.Tensor] = None     # [3] the running average of the same
     blocks_seen: int = 0
     last: Optional[list[float]] = None
     deviation: float = 0.0
     triggers: int = 0
+
+    def rebase(self) -> None:
+        """Forget the reference (after a purge or a new prompt, whose look may differ by intent)."""
+        self.baseline, self.smoothed, self.blocks_seen, self.deviation = None, None, 0, 0.0
+
+    def update(self, stats: list[float]) -> float:
+        """Take one block's statistics; return the relative deviation of the running average from the
+        reference (largest over the three; 0 while the reference is still being averaged)."""
+        cur = torch.tensor(stats, dtype=torch.float64)
+        self.last = stats
+        self.blocks_seen += 1
+        n = self.blocks_seen - DRIFT_SETTLE_BLOCKS          # blocks into the reference
+        self.deviation = 0.0
+        if n <= 0:
+            return 0.0
+        if self.baseline is None or self.smoothed is None:
+            self.baseline, self.smoothed = cur.clone(), cur.clone()
+        elif n <= DRIFT_BASELINE_BLOCKS:
+            self.baseline += (cur - self.baseline) / n
+            self.smoothed = self.baseline.clone()
+        else:
+            self.smoothed += (cur - self.smoothed) / DRIFT_SMOOTH_BLOCKS
+            self.deviation = float(((self.smoothed - self.baseline).abs()
+                                    / self.baseline.abs().clamp_min(1e-3)).max())
+        return self.deviation
 
 
 @dataclass
