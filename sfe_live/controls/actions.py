@@ -342,7 +342,10 @@ def default_specs() -> list[ActionSpec]:
           description="Video-to-video amount 0..1 (0 = off)."),
         S("driftguard.toggle", "Drift guard", TOGGLE, "bool", state="drift_guard",
           osc=_osc("driftguard"), command=lambda v, p: C.SetDriftGuard(enabled=bool(v)),
-          description="Turn the drift guard on or off."),
+          description="Turn the drift guard on or off: it purges when the picture's saturation, contrast "
+                      "or detail, averaged over about 8 blocks, strays from its settled reference by more "
+                      "than 35 %. Pulses and strobes average out; a new prompt or a purge takes a new "
+                      "reference."),
         # seed and stream
         S("seed.new", "New seed", TRIGGER, osc=_osc("seed/new"), command=lambda v, p: C.NewSeed(),
           description="Pick a fresh random seed (ignored while locked)."),
