@@ -291,5 +291,4 @@ class StreamPipeline:
         if params.drift_guard and d.deviation > params.drift_threshold and state.pending_purge is None:
             state.pending_purge = PendingPurge(params.drift_strength, params.purge_mode)
             d.triggers += 1
-            block.drift_triggered = True
-            d.rebase()
+            block.drift_triggered = True        # the purged next block takes the new reference

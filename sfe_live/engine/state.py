@@ -104,15 +104,13 @@ class DriftState:
         self.deviation = 0.0
         if n <= 0:
             return 0.0
-        if self.baseline is None or self.smoothed is None:
-            self.baseline, self.smoothed = cur.clone(), cur.clone()
-        elif n <= DRIFT_BASELINE_BLOCKS:
-            self.baseline += (cur - self.baseline) / n
+        if n <= DRIFT_BASELINE_BLOCKS or self.baseline is None:
+            self.baseline = cur if self.baseline is None else self.baseline + (cur - self.baseline) / n
+            return 0.0
+        if self.smoothed is None:                            # the average starts from the reference
             self.smoothed = self.baseline.clone()
-        else:
-            self.smoothed += (cur - self.smoothed) / DRIFT_SMOOTH_BLOCKS
-            self.deviation = float(((self.smoothed - self.baseline).abs()
-                                    / self.baseline.abs().clamp_min(1e-3)).max())
+        self.smoothed += (cur - self.smoothed) / DRIFT_SMOOTH_BLOCKS
+        self.deviation = float(((self.smoothed - self.baseline).abs() / self.baseline.abs().clamp_min(1e-3)).max())
         return self.deviation
 
 
