@@ -78,6 +78,7 @@ class AppSettings:
     v2v_source: Optional[str] = None     # KIND[:NAME] (sources.options.make_source), opened at start
     v2v_amount: float = 0.5             # 0..1: how much of each block video-to-video re-generates
     low_latency: bool = False            # 1 latent frame per block and a minimal playout buffer
+    pace: bool = True                    # spread a slower engine's frames evenly (playout.py), not freezes
     threads: Optional[int] = None        # torch CPU threads (default: cores - 1)
     controls: dict[str, Any] = field(default_factory=dict)   # ControlSettings fields (flags, Settings dialog)
     remote: Optional[RemoteConfig] = None  # the engine runs on a `sfe-live serve` (sfe_live.remote)
@@ -91,11 +92,14 @@ class AppSettings:
                              kv_window=self.kv_window, sink_frames=self.sink_frames, steps=self.steps, seed=self.seed)
 
 
-def playout_config(low_latency: bool) -> "PlayoutConfig":
+def playout_config(low_latency: bool, pace: bool = True) -> "PlayoutConfig":
     """Normal: a 4-frame prebuffer that rides out a slow block. Low latency: start on the first frame
-    and hold 1 frame after an underrun (a stutter is possible on a loaded machine)."""
+    and hold 1 frame after an underrun (a stutter is possible on a loaded machine). ``pace``: an
+    engine slower than the model's fps is shown evenly at its own rate instead of in bursts."""
     from sfe_live.outputs.playout import PlayoutConfig
-    return PlayoutConfig(prebuffer=1, rebuffer_hold=1) if low_latency else PlayoutConfig()
+    if low_latency:
+        return PlayoutConfig(prebuffer=1, rebuffer_hold=1, pace=pace)
+    return PlayoutConfig(pace=pace)
 
 
 def runner_lookahead(block_s: float, low_latency: bool) -> float:
@@ -156,7 +160,7 @@ class App:
             reason = warm_up(self.engine)
             if reason:
                 self.message(reason, logging.WARNING)
-        self.outputs = OutputManager(fps=stream.fps, playout=playout_config(s.low_latency))
+        self.outputs = OutputManager(fps=stream.fps, playout=playout_config(s.low_latency, s.pace))
         block_s = stream.frames_per_block * self.bundle.config.vae.temporal_factor / stream.fps
         self.runner = Runner(self.engine, realtime=s.realtime, lookahead_s=runner_lookahead(block_s, s.low_latency),
                              ahead=self.outputs.ahead_s)
@@ -265,7 +269,8 @@ class App:
             return "nothing ran"
         p = self.outputs.status().playout
         return (f"{self.runner.blocks_done} blocks, {p.received} frames generated, {p.overrun_frames} dropped "
-                f"by the playout, {p.repeats} repeated")
+                f"by the playout, {p.repeats} repeated in underruns, {p.paced_repeats} to pace a slower engine "
+                f"(longest still: {p.longest_still} ticks)")
 
     def startup_problems(self) -> list[str]:
         """Parts the user asked for by name that did not start (an OSC port, a cue list): one line

@@ -238,6 +238,9 @@ def add_live_arguments(h: argparse.ArgumentParser) -> None:
     add_source_arguments(h)
     h.add_argument("--low-latency", action="store_true",
                    help="1 latent frame per block and a minimal playout buffer (faster response, less slack)")
+    h.add_argument("--no-pace", dest="pace", action="store_false",
+                   help="play every frame at the model's fps even when the engine is slower (the buffer then runs "
+                        "dry and freezes); by default a slower engine's frames are spread evenly")
     h.add_argument("--log", help="write the command log (JSON lines, for render --replay) when the show stops")
     add_remote_arguments(h)
 
@@ -263,7 +266,8 @@ def settings_from(args: argparse.Namespace) -> Any:
                        cues=getattr(args, "cues", None), outputs=output_options(args), **sources,
                        link=bool(getattr(args, "link", False)),
                        threads=args.threads, decoder=decoder_choice(args), controls=control_overrides(args),
-                       low_latency=bool(getattr(args, "low_latency", False)), runtime=runtime_options(args),
+                       low_latency=bool(getattr(args, "low_latency", False)), pace=bool(getattr(args, "pace", True)),
+                       runtime=runtime_options(args),
                        log=getattr(args, "log", None))
 
 

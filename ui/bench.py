@@ -6,7 +6,8 @@ Run it under an X server (``--xvfb`` starts a private Xvfb). It reports, as JSON
 
 * the preview path actually used (``gl`` / ``raster``) and the GL renderer;
 * GUI timer lateness while generating (p50 / p95 / max ms: how long the event loop was blocked);
-* generated fps (engine), displayed fps (playout) and the preview's own update rate;
+* generated fps (engine), displayed fps (playout ticks), the rate new frames are taken (pacing), the
+  longest run of ticks on one frame (a freeze the audience saw) and the preview's own update rate;
 * a pixel read-back of the preview (``grabFramebuffer`` on GL) once a second: mean, spread and
   whether consecutive pictures differ — proof that frames reach the screen.
 """
@@ -37,7 +38,8 @@ def qimage_to_array(img: Any) -> np.ndarray:
 
 
 def run_bench(model: str = "tiny-random", seconds: float = 8.0, preview: str = "auto",
-              size: tuple[int, int] = (1440, 900), warmup_timeout: float = 60.0) -> dict[str, Any]:
+              size: tuple[int, int] = (1440, 900), warmup_timeout: float = 60.0,
+              threads: Optional[int] = None, pace: bool = True) -> dict[str, Any]:
     os.environ["SFE_LIVE_PREVIEW"] = preview
     os.environ.setdefault("SFE_LIVE_CONFIG_DIR", tempfile.mkdtemp(prefix="sfe-live-bench-"))
     from PySide6.QtWidgets import QApplication
@@ -51,7 +53,7 @@ def run_bench(model: str = "tiny-random", seconds: float = 8.0, preview: str = "
 
     qapp = QApplication.instance() or QApplication([sys.argv[0]])
     apply_dark_theme(qapp)  # type: ignore[arg-type]
-    w = MainWindow(AppSettings(model=model, osc=False), SettingsStore())
+    w = MainWindow(AppSettings(model=model, osc=False, threads=threads, pace=pace), SettingsStore())
     w.resize(*size)
     w.show()
 
@@ -65,7 +67,8 @@ def run_bench(model: str = "tiny-random", seconds: float = 8.0, preview: str = "
 
     t0 = time.monotonic()
     ok = pump(t0 + warmup_timeout, lambda: w.preview.frames_shown >= 4)
-    out: dict[str, Any] = {"model": model, "preview_path": w.preview.path, "preview_reason": w.preview_reason,
+    import torch
+    out: dict[str, Any] = {"model": model, "pace": pace, "torch_threads": torch.get_num_threads(), "preview_path": w.preview.path, "preview_reason": w.preview_reason,
                            "platform": qapp.platformName(), "gl_renderer": probe_gl().renderer,
                            "first_frames_s": round(time.monotonic() - t0, 2), "frames_ok": ok}
     if not ok:
@@ -115,7 +118,8 @@ def run_bench(model: str = "tiny-random", seconds: float = 8.0, preview: str = "
         "blocks": int(eng.get("block", 0)) - int(block0),
         "block_ms": round(float(eng.get("block_ms", 0.0)), 1),
         "playout": {k: v for k, v in ((st.get("outputs") or {}).get("playout") or {}).items()
-                    if k in ("depth", "underruns", "repeats", "late_resyncs")},
+                    if k in ("depth", "underruns", "repeats", "paced_repeats", "longest_still", "content_fps",
+                             "late_resyncs")},
         "readback": {"size": list(samples[0].shape[:2]),
                      "std": [round(float(s.std()), 2) for s in samples],
                      "mean_abs_diff": [round(d, 2) for d in diffs]},
@@ -129,13 +133,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--model", default="tiny-random")
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--preview", choices=("auto", "gl", "raster"), default="auto")
+    ap.add_argument("--threads", type=int, help="torch CPU threads (default: the app's)")
+    ap.add_argument("--no-pace", dest="pace", action="store_false", help="the playout without pacing")
     ap.add_argument("--out", help="write the JSON here (else stdout)")
     ap.add_argument("--xvfb", action="store_true", help="start a private Xvfb first")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
     def go() -> int:
-        res = run_bench(args.model, args.seconds, args.preview)
+        res = run_bench(args.model, args.seconds, args.preview, threads=args.threads, pace=args.pace)
         text = json.dumps(res, indent=2)
         if args.out:
             with open(args.out, "w", encoding="utf-8") as fh:

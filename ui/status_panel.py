@@ -101,7 +101,9 @@ class StatusPanel(QFrame):
         disp = float(play.get("displayed_fps") or 0.0)
         self.displayed.value.setText(f"{disp:5.1f}")
         set_state(self.displayed.value, "ok" if abs(disp - target) < 1.0 else ("warn" if disp > 0 else ""))
-        self.displayed.sub.setText(f"preview {shown_fps:.1f}" if shown_fps is not None else "")
+        content = float(play.get("content_fps") or disp)
+        paced = f"new {content:.1f} · " if play.get("state") is not None and content < disp - 0.5 else ""
+        self.displayed.sub.setText(paced + (f"preview {shown_fps:.1f}" if shown_fps is not None else ""))
 
         if eng:
             self._set("block", f"{float(eng.get('block_ms', 0)):.0f} ms  (decode {float(eng.get('decode_ms', 0)):.0f})")
@@ -125,7 +127,9 @@ class StatusPanel(QFrame):
             health = "ok" if state == "playing" else state
             self._set("buffer", f"{int(play.get('depth', 0))} fr · {float(play.get('latency_s', 0)):.2f} s · {health}",
                       "ok" if health == "ok" else "warn")
-            self._set("glitches", f"{int(play.get('underruns', 0))} / {int(play.get('repeats', 0))}",
+            still = int(play.get("longest_still") or 0)
+            self._set("glitches", f"{int(play.get('underruns', 0))} / {int(play.get('repeats', 0))}"
+                                  + (f" · still {still}" if still > 1 else ""),
                       "warn" if play.get("underruns") else "")
         if model:
             dtype = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}.get(str(model.get("dtype")),

@@ -17,6 +17,16 @@ Policy (a small jitter buffer):
   bounds the latency to ``max_buffer / fps``.
 * A thread that wakes late emits the missed ticks (at most ``max_catchup``); beyond that it
   re-anchors the grid (``late_resyncs``) rather than sending a burst.
+* **Pacing** (``pace``, on by default): an engine slower than ``fps`` (a laptop's CPU, a GPU
+  under load) would otherwise run the buffer dry every block or two and show it as a freeze of
+  ``prebuffer + rebuffer_hold`` ticks, then a burst at full speed. Instead the ticks stay on
+  the ``fps`` grid and new frames are taken at the engine's measured rate, the rest of the ticks
+  repeating the last frame evenly (``paced_repeats``; 12 fps shows as 3 new frames in every 4
+  ticks, not a quarter-second stop every two seconds). The rate is the frames received over the
+  last ``PACE_WINDOW`` blocks per second, lowered while the buffer's low point
+  (its depth when a block arrives) is under ``prebuffer`` frames and raised while it is over, so
+  the buffer neither runs dry nor grows. An engine within ``PACE_ENGAGE`` of ``fps`` or faster is
+  played exactly as without pacing.
 """
 
 from __future__ import annotations
@@ -45,6 +55,7 @@ class PlayoutConfig:
     rebuffer_hold: int = 4  # after an underrun, ticks to keep holding once frames are back
     max_buffer: int = 36  # frames; 3 Wan blocks; more and the oldest are dropped (2.25 s at 16 fps)
     max_catchup: int = 2  # late ticks emitted at once before the grid is re-anchored
+    pace: bool = True  # a slower engine's frames spread evenly over the ticks instead of run-dry freezes
 
     def __post_init__(self) -> None:
         if self.fps <= 0:
@@ -61,7 +72,8 @@ class PlayState(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Tick:
-    """One output frame: ``seq`` counts ticks; ``repeated`` marks a held frame during an underrun."""
+    """One output frame: ``seq`` counts ticks; ``repeated`` marks a frame shown again (an underrun's
+    hold, or pacing a slower engine), which sinks that only want new frames (the recorder) skip."""
 
     frame: np.ndarray
     seq: int
@@ -81,12 +93,22 @@ class PlayoutStatus:
     underruns: int  # times the buffer ran dry while playing
     overrun_frames: int  # frames dropped because the buffer was full
     late_resyncs: int  # times the grid was re-anchored because the thread was far behind
-    displayed_fps: float  # measured over the last ~32 ticks
+    displayed_fps: float  # ticks a second, measured over the last ~32 ticks
+    content_fps: float = 0.0  # new frames a second the pacing takes (fps when not pacing)
+    paced_repeats: int = 0  # ticks that repeated a frame on purpose to spread a slower engine's frames
+    longest_still: int = 0  # the most ticks in a row that showed one frame (a freeze the audience saw)
 
     @property
     def health(self) -> str:
         """'ok', 'buffering', 'idle' — a word for the status bar."""
         return "ok" if self.state is PlayState.PLAYING else self.state.value
+
+
+PACE_WINDOW = 8          # blocks over which the engine's frame rate is measured
+PACE_GAP_S = 2.0         # a longer silence (a pause, a stall) starts the measurement again
+PACE_GAIN = 0.5          # how hard a low buffer slows the taking of frames (per block of shortfall)
+PACE_ENGAGE = 0.95       # pacing starts when the engine makes less than this share of fps
+PACE_MIN = 0.05          # never take frames slower than this share of fps
 
 
 class Playout:
@@ -109,11 +131,17 @@ class Playout:
         self._emit_times: Deque[float] = collections.deque(maxlen=32)
         self._held = False
         self._frozen: Optional[np.ndarray] = None    # the frame every tick shows while frozen
+        self._arrivals: Deque[tuple[float, int, int]] = collections.deque(maxlen=PACE_WINDOW + 1)  # (t, n, low)
+        self._phase = 0.0          # share of a new frame owed; a frame is taken when it reaches 1
+        self._paced_repeats = 0
+        self._still = 0            # ticks in a row on the current frame
+        self._longest_still = 0
 
     # -- input ------------------------------------------------------------------------------
 
     def push(self, frames: Frames, now: float) -> None:
         """Queue a block (``[N, H, W, 3]`` or a sequence of ``[H, W, 3]``); frames are not copied."""
+        low, before = len(self._buf), self._received
         for f in _iter_frames(frames):
             self._buf.append(f)
             self._received += 1
@@ -123,6 +151,10 @@ class Playout:
                 self._buf.popleft()
             self._overrun_frames += excess
             log.debug("playout overrun: dropped %d oldest frames", excess)
+        if self._arrivals and now - self._arrivals[-1][0] > PACE_GAP_S:
+            self._arrivals.clear()
+        if self._received > before:
+            self._arrivals.append((now, self._received - before, low))
         if self._state is PlayState.IDLE:
             self._state = PlayState.BUFFERING
         if self._state is PlayState.BUFFERING and self._next is None and self._ready():
@@ -131,6 +163,7 @@ class Playout:
     def clear(self) -> None:
         """Drop queued frames (e.g. a hard cut); keeps showing the last frame."""
         self._buf.clear()
+        self._arrivals.clear()
 
     def freeze(self, on: bool) -> None:
         """Show the current frame on every tick while frames keep being consumed at the fixed rate
@@ -141,6 +174,7 @@ class Playout:
         """The producer paused on purpose: an empty buffer then repeats the last frame without counting
         underruns or repeats (a paused show is not a glitch); released, it rebuffers uncounted."""
         self._held = bool(on)
+        self._arrivals.clear()
         if not on and not self._buf and self._state is PlayState.PLAYING:
             self._state = PlayState.BUFFERING
 
@@ -172,10 +206,35 @@ class Playout:
     def _ready(self) -> bool:
         return len(self._buf) >= max(1, self.config.prebuffer)
 
+    def pace_ratio(self) -> float:
+        """Share of the ticks that take a new frame: 1 when pacing is off, not yet measured (under
+        four blocks since the start, a pause or a cut) or the engine keeps up; else the engine's
+        measured rate over ``fps``, lowered while the buffer's low point is under ``prebuffer`` and
+        raised while it is over (so a backlog drains and a short buffer refills)."""
+        arr = self._arrivals
+        if not self.config.pace or self._held or len(arr) < 4:
+            return 1.0
+        span = arr[-1][0] - arr[0][0]
+        if span <= 0:
+            return 1.0
+        frames = sum(n for _, n, _ in list(arr)[1:])
+        rate = frames / span / self.config.fps     # over several blocks: one block's jitter is a few %
+        block = frames / (len(arr) - 1)
+        if rate >= PACE_ENGAGE:
+            return 1.0                             # keeping up, jitter aside: the plain jitter buffer
+        low = arr[-1][2]                           # the newest low point: its error halves every block
+        margin = max(1, self.config.prebuffer)
+        correction = 1.0 + PACE_GAIN * (low - margin) / max(block, 1.0)   # a full buffer catches up
+        return float(min(1.0, max(PACE_MIN, rate * max(0.5, correction))))
+
     def _tick(self, t: float) -> Optional[Tick]:
-        repeated = False
+        repeated = paced = False
         if self._state is PlayState.PLAYING:
-            if self._buf:
+            self._phase += self.pace_ratio()       # < 2: one frame a tick at most, the rest carried
+            if self._phase < 1.0 - 1e-9 and self._last is not None:
+                repeated = paced = True            # spread a slower engine's frames evenly
+            elif self._buf:
+                self._phase -= 1.0
                 self._last = self._buf.popleft()
             elif self._held:
                 repeated = True
@@ -189,6 +248,7 @@ class Playout:
             if self._ready() and not self._hold_left:
                 self._state = PlayState.PLAYING
                 self._hold_left = None
+                self._phase = 0.0
                 self._last = self._buf.popleft()
             else:
                 if self._hold_left:
@@ -196,8 +256,15 @@ class Playout:
                 repeated = True
         if self._last is None:
             return None
-        if repeated and not self._held:
+        if paced:
+            self._paced_repeats += 1
+        elif repeated and not self._held:
             self._repeats += 1
+        if self._held or self._frozen is not None:
+            self._still = 0                        # a pause or a freeze on purpose is not a glitch
+        else:
+            self._still = self._still + 1 if repeated else 1
+            self._longest_still = max(self._longest_still, self._still)
         self._seq += 1
         return Tick(self._last if self._frozen is None else self._frozen, self._seq, t, repeated)
 
@@ -218,6 +285,9 @@ class Playout:
             overrun_frames=self._overrun_frames,
             late_resyncs=self._late_resyncs,
             displayed_fps=fps,
+            content_fps=self.pace_ratio() * self.config.fps,
+            paced_repeats=self._paced_repeats,
+            longest_still=self._longest_still,
         )
 
 

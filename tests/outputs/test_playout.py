@@ -182,3 +182,90 @@ def test_freeze_shows_one_frame_and_keeps_consuming():
     p.push(np.full((1, 2, 2, 3), 200, np.uint8), t)
     t += dt
     assert int(p.advance(t)[-1].frame[0, 0, 0]) >= 100
+
+
+# -- pacing a slower engine ---------------------------------------------------------------------
+
+def steady_arrivals(fps: float, block: int, seconds: float, jitter: float, seed: int = 0,
+                    start: float = 0.2) -> list[tuple[float, int]]:
+    """Blocks of ``block`` frames at ``fps`` frames a second on average, each arrival jittered."""
+    rng = random.Random(seed)
+    out, t = [], start
+    while t < start + seconds:
+        out.append((max(0.0, t + rng.uniform(-jitter, jitter)), block))
+        t += block / fps
+    return out
+
+
+@pytest.mark.parametrize("engine_fps,block,seed", [(12.0, 3, 0), (12.0, 3, 1), (9.5, 3, 2), (10.0, 12, 0)])
+def test_a_slower_engine_is_spread_evenly_instead_of_freezing(engine_fps, block, seed):
+    """An engine at 12 fps used to run the 16 fps buffer dry every second or two: a freeze of
+    prebuffer + rebuffer_hold ticks, then a burst. Paced, every frame is shown once, in order, the
+    ticks stay on the grid, and no frame stays on screen much longer than 16 / engine fps ticks."""
+    arrivals = steady_arrivals(engine_fps, block, 40.0, jitter=0.04, seed=seed)
+    until = arrivals[-1][0]
+    plain, _ = simulate(Playout(PlayoutConfig(fps=FPS, pace=False)), arrivals, until=until)
+    pl = Playout(PlayoutConfig(fps=FPS))
+    ticks, total = simulate(pl, arrivals, until=until)
+    st = pl.status()
+    assert np.allclose(np.diff([t.t for t in ticks]), P, atol=1e-9)
+    shown = [index(t.frame) for t in ticks if not t.repeated]
+    assert shown == list(range(len(shown))) and len(shown) >= total - st.depth - 1
+
+    def stills(ts):   # runs of ticks on one frame, after the first 4 s (the measurement's warm-up)
+        runs, n = [], 0
+        for t in ts:
+            if t.t < 4.0:
+                continue
+            n = n + 1 if t.repeated else 1
+            runs.append(n)
+        return max(runs)
+
+    even = FPS / engine_fps
+    assert stills(ticks) <= int(even) + 2                       # 12 fps: never more than 3 ticks
+    assert stills(plain) >= 8                                   # ... where the plain buffer froze
+    # (an underrun after the warm-up would show as a still of prebuffer + rebuffer_hold = 8 ticks)
+    assert st.underruns <= 3 and st.overrun_frames == 0         # the first blocks, before a rate is known
+    assert abs(st.content_fps - engine_fps) < 0.12 * engine_fps
+    assert st.depth <= max(4, 2 * block) + block                # the latency stays bounded
+    assert st.paced_repeats >= 0.8 * len(ticks) * (1 - engine_fps / FPS)
+
+
+def test_an_engine_that_catches_up_is_played_at_full_rate_again():
+    """Pacing follows the engine: 10 fps for 20 s, then 16 fps; the last 10 s take every tick."""
+    slow = steady_arrivals(10.0, 3, 20.0, jitter=0.02)
+    fast = steady_arrivals(16.0, 3, 20.0, jitter=0.02, start=slow[-1][0] + 3 / 16)
+    pl = Playout(PlayoutConfig(fps=FPS))
+    ticks, _ = simulate(pl, slow + fast, until=fast[-1][0])
+    late = [t for t in ticks if t.t > fast[-1][0] - 10.0]
+    assert sum(t.repeated for t in late) <= 2
+    st = pl.status()
+    assert st.content_fps == FPS and st.overrun_frames == 0 and st.depth <= 12
+
+
+def test_pacing_forgets_a_pause():
+    """A paused show measures nothing: after the pause the engine's frames play at full rate."""
+    pl = Playout(PlayoutConfig(fps=FPS))
+    arrivals = steady_arrivals(16.0, 3, 3.0, jitter=0.0)
+    ticks, total = simulate(pl, arrivals, until=arrivals[-1][0])
+    t = arrivals[-1][0]
+    pl.hold(True)
+    for _ in range(80):
+        t += P
+        ticks += pl.advance(t)
+    pl.hold(False)
+    for k in range(24):   # back at 16 fps
+        pl.push(tagged(total + 3 * k, 3), t)
+        for _ in range(3):
+            t += P
+            ticks += pl.advance(t)
+    assert pl.pace_ratio() == 1.0
+    assert pl.status().paced_repeats == 0
+
+
+def test_pacing_off_is_the_plain_jitter_buffer():
+    arrivals = steady_arrivals(12.0, 3, 10.0, jitter=0.0)
+    pl = Playout(PlayoutConfig(fps=FPS, pace=False))
+    simulate(pl, arrivals, until=arrivals[-1][0])
+    st = pl.status()
+    assert st.paced_repeats == 0 and st.underruns >= 3 and st.content_fps == FPS

@@ -99,6 +99,10 @@ def test_status_panel_reads_a_snapshot(qtbot) -> None:  # type: ignore[no-untype
     assert v["model"].text() == "demo · 1.7M · cpu fp32" and "3 fired" in v["drift"].text()
     assert v["gui"].text() == "p95 4.5 · max 12 ms"
     assert v["controls"].text() == "OSC :9310 · MIDI off" and v["tempo"].text() == "128.0 bpm · 3.2 · tap"
+    # a slower engine, paced: the rate of new frames and the longest still show beside the tick rate
+    st["outputs"]["playout"].update(content_fps=11.2, paced_repeats=40, longest_still=3)
+    p.show_status(st, eta=0.25, gui=LatencyStats(100, 1.0, 4.5, 12.0), shown_fps=15.9, preview="raster")
+    assert p.displayed.sub.text() == "new 11.2 · preview 15.9" and v["glitches"].text() == "1 / 4 · still 3"
 
 
 def test_run_gui_opens_and_closes(qtbot, config_dir, monkeypatch) -> None:  # type: ignore[no-untyped-def]
