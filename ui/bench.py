@@ -38,13 +38,14 @@ def qimage_to_array(img: Any) -> np.ndarray:
 
 
 def run_bench(model: str = "tiny-random", seconds: float = 8.0, preview: str = "auto",
-              size: tuple[int, int] = (1440, 900), warmup_timeout: float = 60.0,
-              threads: Optional[int] = None, pace: bool = True) -> dict[str, Any]:
+              size: tuple[int, int] = (1440, 900), warmup_timeout: float = 180.0,
+              threads: Optional[int] = None, pace: bool = True, compile: bool = False) -> dict[str, Any]:
     os.environ["SFE_LIVE_PREVIEW"] = preview
     os.environ.setdefault("SFE_LIVE_CONFIG_DIR", tempfile.mkdtemp(prefix="sfe-live-bench-"))
     from PySide6.QtWidgets import QApplication
 
     from sfe_live.app import AppSettings
+    from sfe_live.model.runtime import RuntimeOptions
 
     from .main_window import MainWindow
     from .preview import probe_gl
@@ -53,7 +54,8 @@ def run_bench(model: str = "tiny-random", seconds: float = 8.0, preview: str = "
 
     qapp = QApplication.instance() or QApplication([sys.argv[0]])
     apply_dark_theme(qapp)  # type: ignore[arg-type]
-    w = MainWindow(AppSettings(model=model, osc=False, threads=threads, pace=pace), SettingsStore())
+    w = MainWindow(AppSettings(model=model, osc=False, threads=threads, pace=pace,
+                                runtime=RuntimeOptions(compile=compile)), SettingsStore())
     w.resize(*size)
     w.show()
 
@@ -68,7 +70,7 @@ def run_bench(model: str = "tiny-random", seconds: float = 8.0, preview: str = "
     t0 = time.monotonic()
     ok = pump(t0 + warmup_timeout, lambda: w.preview.frames_shown >= 4)
     import torch
-    out: dict[str, Any] = {"model": model, "pace": pace, "torch_threads": torch.get_num_threads(), "preview_path": w.preview.path, "preview_reason": w.preview_reason,
+    out: dict[str, Any] = {"model": model, "pace": pace, "compile": compile, "torch_threads": torch.get_num_threads(), "preview_path": w.preview.path, "preview_reason": w.preview_reason,
                            "platform": qapp.platformName(), "gl_renderer": probe_gl().renderer,
                            "first_frames_s": round(time.monotonic() - t0, 2), "frames_ok": ok}
     if not ok:
@@ -135,13 +137,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--preview", choices=("auto", "gl", "raster"), default="auto")
     ap.add_argument("--threads", type=int, help="torch CPU threads (default: the app's)")
     ap.add_argument("--no-pace", dest="pace", action="store_false", help="the playout without pacing")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the DiT (warm-up before the measurement)")
     ap.add_argument("--out", help="write the JSON here (else stdout)")
     ap.add_argument("--xvfb", action="store_true", help="start a private Xvfb first")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
     def go() -> int:
-        res = run_bench(args.model, args.seconds, args.preview, threads=args.threads, pace=args.pace)
+        res = run_bench(args.model, args.seconds, args.preview, threads=args.threads, pace=args.pace, compile=args.compile)
         text = json.dumps(res, indent=2)
         if args.out:
             with open(args.out, "w", encoding="utf-8") as fh:

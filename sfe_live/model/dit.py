@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import NamedTuple, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -96,6 +96,16 @@ class CrossSpan:
     cross: CrossKV
 
 
+class LayerCross(NamedTuple):
+    """One layer's prompt K/V ([B, L_ctx, N, D]) for tokens ``start:end`` of a call."""
+
+    start: int
+    end: int
+    k: torch.Tensor
+    v: torch.Tensor
+    bias: Optional[torch.Tensor]
+
+
 class AttentionBlock(nn.Module):
     def __init__(self, cfg: DiTConfig) -> None:
         super().__init__()
@@ -109,10 +119,13 @@ class AttentionBlock(nn.Module):
         self.modulation = nn.Parameter(torch.randn(1, 6, d) / d ** 0.5)
 
     def forward(self, x: torch.Tensor, e0: torch.Tensor, frames: int, cos: torch.Tensor, sin: torch.Tensor,
-                cross: Sequence[CrossSpan], cache: Optional[KVCache], layer: int,
+                cross: Sequence[LayerCross], kb: Optional[torch.Tensor], vb: Optional[torch.Tensor], start: int,
                 self_bias: Optional[torch.Tensor], kv_only: bool = False) -> torch.Tensor:
-        """x [B, L, dim]; e0 [B, F, 6, dim]; cos/sin [L, 1, D/2]; ``self_bias`` an additive or
-        boolean self-attention mask (None: every key)."""
+        """x [B, L, dim]; e0 [B, F, 6, dim]; cos/sin [L, 1, D/2]; ``cross`` this layer's prompt K/V
+        per token span; ``kb``/``vb`` this layer's self-attention cache [B, capacity, N, D] (None:
+        no cache), the block's K/V written at token ``start``; ``self_bias`` an additive or
+        boolean self-attention mask (None: every key). Only tensors and stream-wide numbers come
+        in (no layer index, no cache object), so a compiled block is one graph for every layer."""
         shift1, scale1, gate1, shift2, scale2, gate2 = (self.modulation.unsqueeze(1) + e0).unbind(2)  # [B, F, dim]
         bsz, n_tok, d = x.shape
 
@@ -124,9 +137,7 @@ class AttentionBlock(nn.Module):
         q = apply_rope(sa.heads(sa.norm_q(sa.q(y))), cos, sin)
         k = apply_rope(sa.heads(sa.norm_k(sa.k(y))), cos, sin)
         v = sa.heads(sa.v(y))
-        if cache is not None:
-            start = cache.valid_tokens
-            kb, vb = cache.k[layer], cache.v[layer]
+        if kb is not None and vb is not None:
             kb[:, start:start + n_tok] = k.to(kb.dtype)
             vb[:, start:start + n_tok] = v.to(vb.dtype)
             k, v = kb[:, : start + n_tok], vb[:, : start + n_tok]
@@ -137,7 +148,7 @@ class AttentionBlock(nn.Module):
 
         ca = self.cross_attn
         qc = ca.heads(ca.norm_q(ca.q(self.norm3(x))))
-        outs = [attention(qc[:, s.start:s.end], s.cross.k[layer], s.cross.v[layer], s.cross.bias) for s in cross]
+        outs = [attention(qc[:, c.start:c.end], c.k, c.v, c.bias) for c in cross]
         x = x + ca.o((outs[0] if len(outs) == 1 else torch.cat(outs, 1)).flatten(2))
 
         y = (per_frame(self.norm2(x)) * (1 + scale2.unsqueeze(2)) + shift2.unsqueeze(2)).flatten(1, 2)
@@ -272,8 +283,11 @@ class CausalWanDiT(nn.Module):
         self_bias = mask if cache is None else cache.memory_bias(tokens.shape[1], memory, tokens.dtype, tokens.device)
         spans = [CrossSpan(0, tokens.shape[1], cross)] if isinstance(cross, CrossKV) else list(cross)
         last = len(self.blocks) - 1
+        start = cache.valid_tokens if cache is not None else 0
         for i, blk in enumerate(self.blocks):
-            tokens = blk(tokens, e0, f, cos, sin, spans, cache, i, self_bias, kv_only=kv_only and i == last)
+            layer_cross = [LayerCross(s.start, s.end, s.cross.k[i], s.cross.v[i], s.cross.bias) for s in spans]
+            kb, vb = (cache.k[i], cache.v[i]) if cache is not None else (None, None)
+            tokens = blk(tokens, e0, f, cos, sin, layer_cross, kb, vb, start, self_bias, kv_only=kv_only and i == last)
         if kv_only:
             return None
         return self._unpatchify(self.head(tokens, e, f), grid)
