@@ -111,6 +111,23 @@ def test_compiled_blocks_are_one_set_of_graphs_for_every_layer():
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
+def test_compiled_kernels_are_kept_in_sfe_lives_cache(monkeypatch, tmp_path):
+    """A reboot empties the temporary folder torch uses by default: the first compile then takes
+    about a minute on 2 cores again. Kernels go to sfe-live's cache folder unless told otherwise."""
+    from sfe_live.model.runtime import compile_cache_dir
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    monkeypatch.setenv("SFE_LIVE_CACHE", str(tmp_path))
+    assert compile_cache_dir() == str(tmp_path / "torchinductor")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "/elsewhere")
+    assert compile_cache_dir() == "/elsewhere"
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", default_cache_dir())   # torch's own, set while loading
+    assert compile_cache_dir() == str(tmp_path / "torchinductor")
+    monkeypatch.delenv("SFE_LIVE_CACHE")
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR")
+    assert compile_cache_dir().endswith("torchinductor") and "sfe-live" in compile_cache_dir()
+
+
 class OOMOnce(Engine):
     """The real engine; its first block raises the real CUDA out-of-memory exception type."""
 
