@@ -1,8 +1,9 @@
 """OSC over UDP (python-osc): the ``/sfe/...`` address tree, replies, state push, learn.
 
-:class:`OscServer` runs one ``BlockingOSCUDPServer`` on its own thread (messages are handled
-in arrival order), bound to 127.0.0.1 unless a host is given, with a 4 MiB receive buffer so
-bursts are not dropped by the kernel. Every packet goes through :meth:`OscServer.handle_packet`,
+:class:`OscServer` runs one ``BlockingOSCUDPServer``'s socket on its own thread (messages are
+handled in arrival order), bound to 127.0.0.1 unless a host is given, with a 4 MiB receive buffer
+so bursts are not dropped by the kernel; the thread takes every datagram waiting before it handles
+any and, when it is behind, coalesces continuous values within the batch, so a flood of fader moves cannot outrun it. Every packet goes through :meth:`OscServer.handle_packet`,
 which never raises: malformed packets, unknown addresses and bad arguments are counted and
 logged (rate-limited) and the server keeps serving. Handlers return None (python-osc ≥ 1.9
 would send a return value back to the sender).
@@ -26,6 +27,7 @@ When more than :data:`QUERY_QUEUE` packets of queries wait, the oldest are dropp
 from __future__ import annotations
 
 import logging
+import select
 import socket
 import threading
 import time
@@ -39,7 +41,7 @@ from pythonosc.osc_server import BlockingOSCUDPServer
 
 from sfe_live.ratelog import RateLimitedLog
 
-from .actions import OSC_ROOT, TOGGLE, ActionRegistry, ActionSpec, ActionValueError, to_bool
+from .actions import CONTINUOUS, OSC_ROOT, TOGGLE, ActionRegistry, ActionSpec, ActionValueError, to_bool
 from .bindings import Binding
 from .driver import BindingDriver, Learner
 from .router import ActionRouter
@@ -51,6 +53,8 @@ DEFAULT_OSC_PORT = 9310
 11000/11001 (AbletonOSC), 6454 (Art-Net), 1111 (MiniMad) and the ephemeral port ranges."""
 DEFAULT_HOST = "127.0.0.1"
 RCVBUF_BYTES = 4 * 1024 * 1024
+DRAIN_MAX = 4096                 # datagrams taken from the kernel before a batch is handled
+COALESCE_FROM = 64               # a batch this long means the server is behind: continuous values coalesce
 GET_PREFIX = f"{OSC_ROOT}/get"
 ALIASES: dict[str, tuple[str, Any]] = {
     "/scope/prompt": ("prompt.set", None),
@@ -218,7 +222,7 @@ class OscServer:
         self._ratelog = RateLimitedLog(log)
         self.rcvbuf = 0
         self.error: Optional[str] = None
-        self.stats = {"packets": 0, "rejected": 0, "messages": 0, "malformed": 0, "unknown": 0, "bad_args": 0,
+        self.stats = {"packets": 0, "rejected": 0, "messages": 0, "malformed": 0, "unknown": 0, "bad_args": 0, "coalesced": 0,
                       "errors": 0, "replies": 0, "pushed": 0, "queries_dropped": 0, "replies_dropped": 0}
         self.seen: "OrderedDict[str, dict[str, Any]]" = OrderedDict()
         self._seen_lock = threading.Lock()
@@ -260,21 +264,78 @@ class OscServer:
             self._push_thread.start()
 
     def _serve(self) -> None:
+        """Wait for datagrams; take every one the kernel holds (up to :data:`DRAIN_MAX`) before
+        handling any, and handle the batch, coalescing continuous values when it is long (``coalesce``). A
+        flood of fader moves so costs one handled message per address and batch, and the kernel's
+        buffer is emptied before it can overflow and drop a discrete command."""
         srv = self._server
         assert srv is not None
+        sock = srv.socket
         while not self._stop.is_set():
             try:
-                srv.serve_forever(poll_interval=0.1)
-                return
-            except Exception:  # serve_forever itself should not fail; if it does, keep serving
+                ready, _, _ = select.select([sock], [], [], 0.1)
+                if not ready:
+                    continue
+                batch: list[tuple[bytes, Any]] = []
+                sock.setblocking(False)
+                try:
+                    while len(batch) < DRAIN_MAX:
+                        try:
+                            batch.append(sock.recvfrom(srv.max_packet_size))
+                        except (BlockingIOError, InterruptedError):
+                            break
+                finally:
+                    sock.setblocking(True)
+                for data, client in self.coalesce(batch):
+                    if srv.verify_request((data, sock), client):
+                        try:
+                            self.handle_packet(data, client)
+                        except Exception:
+                            srv.handle_error((data, sock), client)
+            except Exception:  # a closed socket at stop, or a bug: count it and keep serving
+                if self._stop.is_set():
+                    return
                 self.stats["errors"] += 1
-                log.exception("OSC server loop failed; restarting it")
+                log.exception("OSC server loop failed; going on")
                 time.sleep(0.05)
+
+    def coalesce(self, batch: list[tuple[bytes, Any]]) -> list[tuple[bytes, Any]]:
+        """The batch in arrival order; when it is :data:`COALESCE_FROM` datagrams or more (the server
+        is behind), less every plain message to a continuous action's address (``/sfe/memory``
+        ...) that a later message of the same batch to the same address and from the same sender
+        replaces (the router coalesces continuous values anyway). Bundles, discrete commands,
+        queries and bindings are all kept."""
+        if len(batch) < COALESCE_FROM:
+            return batch                          # keeping up: every message is handled
+        last: dict[tuple[bytes, Any], int] = {}
+        keys: list[Optional[tuple[bytes, Any]]] = []
+        for i, (data, client) in enumerate(batch):
+            key = None
+            if data[:1] == b"/":
+                end = data.find(b"\0")
+                address = data[:end] if end > 0 else b""
+                if address and self._continuous(address):
+                    key = (address, client)
+                    last[key] = i
+            keys.append(key)
+        if not last:
+            return batch
+        kept = [item for i, (item, key) in enumerate(zip(batch, keys)) if key is None or last[key] == i]
+        self.stats["coalesced"] += len(batch) - len(kept)
+        return kept
+
+    def _continuous(self, address: bytes) -> bool:
+        try:
+            spec = self.registry.by_osc(address.decode("ascii"))
+        except (UnicodeDecodeError, ValueError):
+            return False
+        return spec is not None and spec.kind == CONTINUOUS
 
     def stop(self) -> None:
         self._stop.set()
         if self._server is not None:
-            self._server.shutdown()
+            if self._thread is not None:
+                self._thread.join(timeout=2)
             self._server.server_close()
         with self._qcond:
             self._qcond.notify_all()

@@ -326,7 +326,8 @@ def test_fuzz_10k_random_packets(server, client, engine, capsys):
     assert replies(client, 1, timeout=10)[0][0] == "/sfe/block"
     assert server.running
     st = server.status()
-    seen = st["packets"] + st["rejected"]  # rejected = not even shaped like OSC (never parsed)
+    # rejected = not even shaped like OSC (never parsed); coalesced = a fader value a later one replaced
+    seen = st["packets"] + st["rejected"] + st["coalesced"]
     with capsys.disabled():
         print(f"\n[osc fuzz] 10,000 packets in {time.monotonic() - t0:.2f}s: parsed {st['packets']}, "
               f"rejected {st['rejected']}, malformed {st['malformed']}, unknown {st['unknown']}, "
@@ -407,3 +408,24 @@ def test_flood_10k_per_second_for_10s_loses_no_discrete_command(server, engine, 
     assert server.status()["errors"] == 0
     if os.environ.get("SFE_STRICT_FLOOD"):
         assert n_cont == total - discrete
+
+
+def test_a_long_batch_coalesces_fader_values_and_keeps_every_command(server):
+    """When the server is behind (a batch of 64 datagrams or more), a fader's older values in the
+    batch are dropped before parsing; discrete commands, queries and the last value stay, in order.
+    A short batch is handled whole."""
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    def dg(addr, arg):
+        b = OscMessageBuilder(address=addr)
+        b.add_arg(arg)
+        return b.build().dgram
+    a, b = ("127.0.0.1", 1), ("127.0.0.1", 2)
+    batch = [(dg("/sfe/memory", i / 100), a) for i in range(70)]
+    batch[10] = (dg("/sfe/prompt", "p0"), a)
+    batch[40] = (dg("/sfe/memory", 0.5), b)                    # another sender's fader: its own last value
+    kept = server.coalesce(batch)
+    assert [d for d, _ in kept] == [dg("/sfe/prompt", "p0"), dg("/sfe/memory", 0.5), dg("/sfe/memory", 0.69)]
+    assert server.stats["coalesced"] == 67
+    short = batch[:20]
+    assert server.coalesce(short) == short
