@@ -31,7 +31,7 @@ def doctor_lines(model: str, load: Optional[Callable[[], Any]] = None) -> list[s
     else:
         from sfe_live.model.bundle import default_model_spec
         lines.append(f"model: built-in default is '{default_model_spec()}'")
-    for mod in ("sfe_live.outputs", "sfe_live.sources", "sfe_live.controls"):
+    for mod in ("sfe_live.model.runtime", "sfe_live.outputs", "sfe_live.sources", "sfe_live.controls"):
         try:
             lines += __import__(mod, fromlist=["doctor_lines"]).doctor_lines()
         except Exception as exc:  # a doctor never crashes on one part

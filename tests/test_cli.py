@@ -77,6 +77,8 @@ def test_doctor_and_console_script(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "CPU only: the real model needs an NVIDIA GPU" in r.stdout or "GPU 0" in r.stdout
     assert "not a Wan2.1 model folder" in r.stdout
+    # the runtime's own lines: the attention kernels, fp8 and whether --compile can work here
+    assert "attention: sdpa yes" in r.stdout and "\nfp8: " in r.stdout and "\ncompile: " in r.stdout
 
 
 def test_render_v2v_from_file(tmp_path, capsys, make_video):

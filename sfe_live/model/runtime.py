@@ -268,4 +268,20 @@ def doctor_lines() -> list[str]:
         lines.append("fp8: torchao installed (needs a GPU with compute capability >= 8.9)")
     else:
         lines.append("fp8: torchao not installed (pip install 'sfe-live[fp8]')")
+    cxx = cpu_compiler()
+    if cxx:
+        lines.append(f"compile: C++ compiler {cxx} found: --compile runs the small models about 40 % faster on "
+                     f"the CPU (warm-up ~1 min the first time; kernels kept in {compile_cache_dir()})")
+    else:
+        lines.append("compile: no C++ compiler on PATH (g++, clang++ or $CXX): --compile on the CPU falls back "
+                     "to eager; on a GPU it needs Triton")
     return lines
+
+
+def cpu_compiler() -> str:
+    """The C++ compiler torch.compile would use for CPU kernels ($CXX, g++, clang++), or ''."""
+    import shutil
+    for name in (os.environ.get("CXX", ""), "g++", "clang++"):
+        if name and shutil.which(name):
+            return name
+    return ""

@@ -128,6 +128,15 @@ def test_compiled_kernels_are_kept_in_sfe_lives_cache(monkeypatch, tmp_path):
     assert compile_cache_dir().endswith("torchinductor") and "sfe-live" in compile_cache_dir()
 
 
+def test_doctor_says_whether_compile_can_work(monkeypatch):
+    from sfe_live.model.runtime import doctor_lines
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("CXX", raising=False)
+    assert any(line.startswith("compile: no C++ compiler on PATH") for line in doctor_lines())
+    monkeypatch.setenv("CXX", "/bin/sh")                        # any executable stands for a compiler here
+    assert any(line.startswith("compile: C++ compiler /bin/sh found") for line in doctor_lines())
+
+
 class OOMOnce(Engine):
     """The real engine; its first block raises the real CUDA out-of-memory exception type."""
 
