@@ -37,12 +37,13 @@ def _pump(qapp, seconds: float, cond=None) -> bool:  # type: ignore[no-untyped-d
     return cond() if cond is not None else True
 
 
-def shoot(model: str, out: Path) -> int:
+def shoot(model: str, out: Path, compile: bool = False) -> int:
     os.environ.setdefault("SFE_LIVE_CONFIG_DIR", tempfile.mkdtemp(prefix="sfe-live-shots-"))
     from PySide6.QtWidgets import QApplication
 
     from sfe_live.app import AppSettings
     from sfe_live.model.bundle import default_model_spec
+    from sfe_live.model.runtime import RuntimeOptions
     from ui.main_window import MainWindow
     from ui.model_dialog import ModelDialog
     from ui.settings import SettingsStore, UiSettings
@@ -54,11 +55,11 @@ def shoot(model: str, out: Path) -> int:
     ui = UiSettings(prompt_history=["slow drifting magenta and cyan smoke in a dark room",
                                     "a ginger cat walking down a rainy city street at night"])
     model = model or default_model_spec()
-    w = MainWindow(AppSettings(model=model, osc=False), SettingsStore(), ui)
+    w = MainWindow(AppSettings(model=model, osc=False, runtime=RuntimeOptions(compile=compile)), SettingsStore(), ui)
     w.resize(1440, 900)
     w.move(0, 0)
     w.show()
-    if not _pump(qapp, 90, lambda: w.app is not None):
+    if not _pump(qapp, 240 if compile else 90, lambda: w.app is not None):
         log.error("the model did not load")
         return 1
     # the built-in VJ model gets the cue list made for it
@@ -170,15 +171,17 @@ def main() -> int:
     ap.add_argument("--model", default="", help="model to show (default: the built-in default)")
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
     ap.add_argument("--no-xvfb", action="store_true", help="use the current $DISPLAY")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the DiT (warm-up before the window shows it)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.child or args.no_xvfb:
-        return shoot(args.model, args.out)
+        return shoot(args.model, args.out, args.compile)
     from ui.xvfb import xvfb
     with xvfb(1920, 1080) as display:   # the child disconnects from X before the server stops
         env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb")
-        cmd = [sys.executable, __file__, "--child", "--model", args.model, "--out", str(args.out)]
+        cmd = [sys.executable, __file__, "--child", "--model", args.model, "--out", str(args.out),
+               *(["--compile"] if args.compile else [])]
         return subprocess.run(cmd, env=env).returncode
 
 

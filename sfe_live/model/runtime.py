@@ -139,6 +139,7 @@ def load_for_stream(spec: str, stream: Any, options: Optional[RuntimeOptions] = 
         apply_fp8(bundle.dit)
     if options.compile:
         compile_dit(bundle.dit)
+        compile_decoder(bundle.vae)
     return bundle
 
 
@@ -212,6 +213,25 @@ def eager_dit(dit: Any) -> None:
     dit._sfe_compiled = False
 
 
+def compile_decoder(vae: Any, compiler: Callable[..., Any] = torch.compile) -> bool:
+    """Compile the network of a decoder that keeps no state between frames (``PerFrameCodec``: the
+    learned codec of the VJ model; its decode is 2x faster on this CPU); a streaming decoder (Wan
+    VAE, TAEHV) stays eager. ``eager_decoder`` undoes it. True if compiled."""
+    from sfe_live.model.codec import PerFrameCodec
+    net = getattr(vae, "decoder", None)
+    if not isinstance(vae, PerFrameCodec) or not isinstance(net, torch.nn.Module):
+        return False
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = compile_cache_dir()
+    net.forward = compiler(net.forward)
+    return True
+
+
+def eager_decoder(vae: Any) -> None:
+    net = getattr(vae, "decoder", None)
+    if isinstance(net, torch.nn.Module) and "forward" in vars(net):
+        del net.forward
+
+
 def warm_up(engine: Any, blocks: Optional[int] = None) -> str:
     """Run a compiled DiT through a throwaway stream of ``engine`` (its pipeline, a fresh state,
     a copy of its parameters) until the window is full, so every shape compiles before going
@@ -230,6 +250,7 @@ def warm_up(engine: Any, blocks: Optional[int] = None) -> str:
             pipeline.step(state, params)
     except Exception as exc:  # compilers fail in many ways; the show goes on eagerly
         eager_dit(dit)
+        eager_decoder(pipeline.vae)
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
         reason = f"--compile failed ({type(exc).__name__}: {first}); running eager"
         log.warning(reason)

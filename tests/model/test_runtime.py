@@ -128,6 +128,28 @@ def test_compiled_kernels_are_kept_in_sfe_lives_cache(monkeypatch, tmp_path):
     assert compile_cache_dir().endswith("torchinductor") and "sfe-live" in compile_cache_dir()
 
 
+def test_a_per_frame_decoder_compiles_and_a_streaming_one_stays_eager(tiny_bundle_fresh):
+    """`--compile` also compiles the learned codec's network (the VJ model's decode is 2x faster on
+    this CPU): same frames; a decoder with stream state (here the tiny model's) is left alone."""
+    from sfe_live.model.bundle import load_model
+    from sfe_live.model.runtime import compile_decoder, eager_decoder
+    vae = load_model("vj", device="cpu", dtype=torch.float32).vae
+    z = torch.randn(1, 3, vae.config.z_dim, 12, 12, generator=torch.Generator().manual_seed(0))
+    want = vae.decode_to_frames(z, vae.new_decode_state())[0]
+    calls: list[int] = []
+
+    def compiler(fn):  # type: ignore[no-untyped-def]
+        def run(*a, **k):  # type: ignore[no-untyped-def]
+            calls.append(1)
+            return fn(*a, **k)
+        return run
+    assert compile_decoder(vae, compiler)
+    assert torch.equal(vae.decode_to_frames(z, vae.new_decode_state())[0], want) and calls == [1]
+    eager_decoder(vae)
+    assert "forward" not in vars(vae.decoder)
+    assert not compile_decoder(tiny_bundle_fresh.vae, compiler)
+
+
 def test_doctor_says_whether_compile_can_work(monkeypatch):
     from sfe_live.model.runtime import doctor_lines
     monkeypatch.setenv("PATH", "/nonexistent")
