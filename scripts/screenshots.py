@@ -55,7 +55,8 @@ def shoot(model: str, out: Path, compile: bool = False) -> int:
     ui = UiSettings(prompt_history=["slow drifting magenta and cyan smoke in a dark room",
                                     "a ginger cat walking down a rainy city street at night"])
     model = model or default_model_spec()
-    w = MainWindow(AppSettings(model=model, osc=False, runtime=RuntimeOptions(compile=compile)), SettingsStore(), ui)
+    settings = AppSettings(model=model, osc=False, runtime=RuntimeOptions(compile=compile))
+    w = MainWindow(settings, SettingsStore(), ui)
     w.resize(1440, 900)
     w.move(0, 0)
     w.show()

@@ -70,7 +70,8 @@ def run_bench(model: str = "tiny-random", seconds: float = 8.0, preview: str = "
     t0 = time.monotonic()
     ok = pump(t0 + warmup_timeout, lambda: w.preview.frames_shown >= 4)
     import torch
-    out: dict[str, Any] = {"model": model, "pace": pace, "compile": compile, "torch_threads": torch.get_num_threads(), "preview_path": w.preview.path, "preview_reason": w.preview_reason,
+    out: dict[str, Any] = {"model": model, "pace": pace, "compile": compile, "torch_threads": torch.get_num_threads(),
+                           "preview_path": w.preview.path, "preview_reason": w.preview_reason,
                            "platform": qapp.platformName(), "gl_renderer": probe_gl().renderer,
                            "first_frames_s": round(time.monotonic() - t0, 2), "frames_ok": ok}
     if not ok:
@@ -144,7 +145,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     logging.basicConfig(level=logging.WARNING)
 
     def go() -> int:
-        res = run_bench(args.model, args.seconds, args.preview, threads=args.threads, pace=args.pace, compile=args.compile)
+        res = run_bench(args.model, args.seconds, args.preview, threads=args.threads, pace=args.pace,
+                        compile=args.compile)
         text = json.dumps(res, indent=2)
         if args.out:
             with open(args.out, "w", encoding="utf-8") as fh:

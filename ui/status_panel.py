@@ -102,7 +102,7 @@ class StatusPanel(QFrame):
         self.displayed.value.setText(f"{disp:5.1f}")
         set_state(self.displayed.value, "ok" if abs(disp - target) < 1.0 else ("warn" if disp > 0 else ""))
         content = float(play.get("content_fps") or disp)
-        paced = f"new {content:.1f} · " if play.get("state") is not None and content < disp - 0.5 else ""
+        paced = f"new {content:.1f} · " if content < disp - 0.5 else ""
         self.displayed.sub.setText(paced + (f"preview {shown_fps:.1f}" if shown_fps is not None else ""))
 
         if eng:

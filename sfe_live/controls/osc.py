@@ -3,8 +3,9 @@
 :class:`OscServer` runs one ``BlockingOSCUDPServer``'s socket on its own thread (messages are
 handled in arrival order), bound to 127.0.0.1 unless a host is given, with a 4 MiB receive buffer
 so bursts are not dropped by the kernel; the thread takes every datagram waiting before it handles
-any and, when it is behind, coalesces continuous values within the batch, so a flood of fader moves cannot outrun it. Every packet goes through :meth:`OscServer.handle_packet`,
-which never raises: malformed packets, unknown addresses and bad arguments are counted and
+any and, when it is behind, coalesces continuous values within the batch, so a flood of fader
+moves cannot outrun it. Every packet goes through :meth:`OscServer.handle_packet`, which never
+raises: malformed packets, unknown addresses and bad arguments are counted and
 logged (rate-limited) and the server keeps serving. Handlers return None (python-osc ≥ 1.9
 would send a return value back to the sender).
 
@@ -222,8 +223,9 @@ class OscServer:
         self._ratelog = RateLimitedLog(log)
         self.rcvbuf = 0
         self.error: Optional[str] = None
-        self.stats = {"packets": 0, "rejected": 0, "messages": 0, "malformed": 0, "unknown": 0, "bad_args": 0, "coalesced": 0,
-                      "errors": 0, "replies": 0, "pushed": 0, "queries_dropped": 0, "replies_dropped": 0}
+        self.stats = {"packets": 0, "rejected": 0, "messages": 0, "malformed": 0, "unknown": 0, "bad_args": 0,
+                      "coalesced": 0, "errors": 0, "replies": 0, "pushed": 0, "queries_dropped": 0,
+                      "replies_dropped": 0}
         self.seen: "OrderedDict[str, dict[str, Any]]" = OrderedDict()
         self._seen_lock = threading.Lock()
         self._pushed: dict[str, Any] = {}

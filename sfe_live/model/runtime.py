@@ -197,10 +197,15 @@ def compile_cache_dir() -> str:
     return str(Path(base).expanduser() / "torchinductor")
 
 
+def _use_compile_cache() -> None:
+    """Point torch at ``compile_cache_dir()`` before anything compiles."""
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = compile_cache_dir()
+
+
 def compile_dit(dit: Any, compiler: Callable[..., Any] = torch.compile) -> None:
     """Compile each DiT block's forward (``eager_dit(dit)`` undoes it); generated kernels are kept
     in ``compile_cache_dir()``."""
-    os.environ["TORCHINDUCTOR_CACHE_DIR"] = compile_cache_dir()
+    _use_compile_cache()
     for blk in dit.blocks:
         blk.forward = compiler(blk.forward)
     dit._sfe_compiled = True
@@ -221,7 +226,7 @@ def compile_decoder(vae: Any, compiler: Callable[..., Any] = torch.compile) -> b
     net = getattr(vae, "decoder", None)
     if not isinstance(vae, PerFrameCodec) or not isinstance(net, torch.nn.Module):
         return False
-    os.environ["TORCHINDUCTOR_CACHE_DIR"] = compile_cache_dir()
+    _use_compile_cache()
     net.forward = compiler(net.forward)
     return True
 

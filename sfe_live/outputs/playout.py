@@ -133,6 +133,7 @@ class Playout:
         self._frozen: Optional[np.ndarray] = None    # the frame every tick shows while frozen
         self._arrivals: Deque[tuple[float, int, int]] = collections.deque(maxlen=PACE_WINDOW + 1)  # (t, n, low)
         self._phase = 0.0          # share of a new frame owed; a frame is taken when it reaches 1
+        self._ratio = 1.0          # share of the ticks that take a new frame (``pace_ratio``)
         self._paced_repeats = 0
         self._still = 0            # ticks in a row on the current frame
         self._longest_still = 0
@@ -155,6 +156,7 @@ class Playout:
             self._arrivals.clear()
         if self._received > before:
             self._arrivals.append((now, self._received - before, low))
+        self._ratio = self._measure_ratio()
         if self._state is PlayState.IDLE:
             self._state = PlayState.BUFFERING
         if self._state is PlayState.BUFFERING and self._next is None and self._ready():
@@ -164,6 +166,7 @@ class Playout:
         """Drop queued frames (e.g. a hard cut); keeps showing the last frame."""
         self._buf.clear()
         self._arrivals.clear()
+        self._ratio = 1.0
 
     def freeze(self, on: bool) -> None:
         """Show the current frame on every tick while frames keep being consumed at the fixed rate
@@ -175,6 +178,7 @@ class Playout:
         underruns or repeats (a paused show is not a glitch); released, it rebuffers uncounted."""
         self._held = bool(on)
         self._arrivals.clear()
+        self._ratio = 1.0
         if not on and not self._buf and self._state is PlayState.PLAYING:
             self._state = PlayState.BUFFERING
 
@@ -207,10 +211,14 @@ class Playout:
         return len(self._buf) >= max(1, self.config.prebuffer)
 
     def pace_ratio(self) -> float:
-        """Share of the ticks that take a new frame: 1 when pacing is off, not yet measured (under
-        four blocks since the start, a pause or a cut) or the engine keeps up; else the engine's
-        measured rate over ``fps``, lowered while the buffer's low point is under ``prebuffer`` and
-        raised while it is over (so a backlog drains and a short buffer refills)."""
+        """Share of the ticks that take a new frame (measured when a block arrives)."""
+        return self._ratio
+
+    def _measure_ratio(self) -> float:
+        """1 when pacing is off, not yet measured (under four blocks since the start, a pause or a
+        cut) or the engine keeps up; else the engine's measured rate over ``fps``, lowered while
+        the buffer's low point is under ``prebuffer`` and raised while it is over (so a backlog
+        drains and a short buffer refills)."""
         arr = self._arrivals
         if not self.config.pace or self._held or len(arr) < 4:
             return 1.0
@@ -219,9 +227,9 @@ class Playout:
             return 1.0
         frames = sum(n for _, n, _ in list(arr)[1:])
         rate = frames / span / self.config.fps     # over several blocks: one block's jitter is a few %
-        block = frames / (len(arr) - 1)
         if rate >= PACE_ENGAGE:
             return 1.0                             # keeping up, jitter aside: the plain jitter buffer
+        block = frames / (len(arr) - 1)
         low = arr[-1][2]                           # the newest low point: its error halves every block
         margin = max(1, self.config.prebuffer)
         correction = 1.0 + PACE_GAIN * (low - margin) / max(block, 1.0)   # a full buffer catches up
@@ -230,7 +238,7 @@ class Playout:
     def _tick(self, t: float) -> Optional[Tick]:
         repeated = paced = False
         if self._state is PlayState.PLAYING:
-            self._phase += self.pace_ratio()       # < 2: one frame a tick at most, the rest carried
+            self._phase += self._ratio             # < 2: one frame a tick at most, the rest carried
             if self._phase < 1.0 - 1e-9 and self._last is not None:
                 repeated = paced = True            # spread a slower engine's frames evenly
             elif self._buf:
@@ -285,7 +293,7 @@ class Playout:
             overrun_frames=self._overrun_frames,
             late_resyncs=self._late_resyncs,
             displayed_fps=fps,
-            content_fps=self.pace_ratio() * self.config.fps,
+            content_fps=self._ratio * self.config.fps,
             paced_repeats=self._paced_repeats,
             longest_still=self._longest_still,
         )
