@@ -66,7 +66,9 @@ def test_live_controls_send_actions(window, sent, qtbot) -> None:  # type: ignor
     assert sent == [C.SetMemory(value=0.4), C.NewSeed(), C.LockSeed(locked=True), C.SetPaused(paused=True),
                     C.SetDriftGuard(enabled=True), C.SetV2V(amount=0.5), C.SetPaused(paused=False)]
     # the engine's state flows back into the widgets (no re-sending)
-    qtbot.waitUntil(lambda: window.app.status()["engine"]["seed_locked"], timeout=20_000)
+    # (the clicks may land in different engine edges: wait for the last of the two states)
+    qtbot.waitUntil(lambda: window.app.status()["engine"]["seed_locked"]
+                    and window.app.status()["engine"]["drift_guard"], timeout=20_000)
     n = len(sent)
     window._slow_tick(0.0)
     assert c.lock_seed.isChecked() and c.drift.isChecked()
