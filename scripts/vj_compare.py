@@ -6,7 +6,7 @@ rollouts than one evaluation draws (26 per set; one rollout moves a direction fi
     python scripts/vj_compare.py out/cmp/A_s* -- out/cmp/B_s*
 
 Groups are separated by ``--``; each group is one model. Prints JSON: per group and caption set, the
-family and palette obeyed over all pooled runs, the share of rollouts that moved as told (with its
+family and palette obeyed over all pooled runs (and the family per family), the share of rollouts that moved as told (with its
 count), and the median high-frequency ratio.
 """
 
@@ -32,6 +32,9 @@ def pool(folders: list[Path]) -> dict[str, Any]:
             "direction_ok": round(sum(moved) / len(moved), 3),
             "direction_rollouts": len(moved),
             "hf_ratio_median": round(statistics.median(r["hf_ratio"] for r in runs), 3),
+            "family_obeyed_per_family": {
+                fam: round(statistics.fmean(r["family_ok"] for r in runs if r["label"][0] == fam), 2)
+                for fam in sorted({r["label"][0] for r in runs})},
         }
     return out
 

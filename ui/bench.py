@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -42,6 +43,7 @@ def run_bench(model: str = "tiny-random", seconds: float = 8.0, preview: str = "
               threads: Optional[int] = None, pace: bool = True, compile: bool = False) -> dict[str, Any]:
     os.environ["SFE_LIVE_PREVIEW"] = preview
     os.environ.setdefault("SFE_LIVE_CONFIG_DIR", tempfile.mkdtemp(prefix="sfe-live-bench-"))
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
     from sfe_live.app import AppSettings
@@ -60,11 +62,26 @@ def run_bench(model: str = "tiny-random", seconds: float = 8.0, preview: str = "
     w.show()
 
     def pump(until: float, cond: Optional[Any] = None) -> bool:
-        while time.monotonic() < until:
-            qapp.processEvents()
-            if cond is not None and cond():
-                return True
-            time.sleep(0.002)
+        """Run Qt's own event loop (as the app does) until ``until`` or, polled every 50 ms, ``cond``;
+        a busy loop of processEvents would itself take CPU from the engine being measured."""
+        if cond is not None and cond():
+            return True
+        loop = QEventLoop()
+        deadline = QTimer()
+        deadline.setSingleShot(True)
+        deadline.setTimerType(Qt.TimerType.PreciseTimer)
+        deadline.timeout.connect(loop.quit)
+        poll = QTimer()
+        poll.setInterval(50)
+        if cond is not None:
+            poll.timeout.connect(lambda: loop.quit() if cond() else None)
+            poll.start()
+        remaining_ms = math.ceil((until - time.monotonic()) * 1000)
+        if remaining_ms > 0:
+            deadline.start(remaining_ms)
+            loop.exec()
+        deadline.stop()
+        poll.stop()
         return cond() if cond is not None else True
 
     t0 = time.monotonic()

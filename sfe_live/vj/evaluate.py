@@ -271,7 +271,8 @@ def load_or_train_probe(path: Path, seconds: float) -> tuple[J.Probe, dict[str, 
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in probe.state_dict().items()}, str(path))
     meta = {"steps": rep.steps, "seconds": round(rep.seconds, 1), "family_acc_world": rep.family_acc,
-            "palette_acc_world": rep.palette_acc}
+            "palette_acc_world": rep.palette_acc, "family_acc_world_blurred": rep.family_acc_blurred,
+            "family_acc_world_per_family": rep.family_acc_per_family}
     meta_path.write_text(json.dumps(meta, indent=1))
     return probe.eval(), meta
 
@@ -287,7 +288,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--guard-minutes", type=float, default=0.0, help="stream minutes with the drift guard on")
     p.add_argument("--purge-pairs", type=int, default=8)
     p.add_argument("--probe", default=None, help="probe weights (default OUT/probe.safetensors; trained if missing)")
-    p.add_argument("--probe-seconds", type=float, default=300.0)
+    p.add_argument("--probe-seconds", type=float, default=1500.0,
+                   help="training time of a new probe (docs/vj/probe.safetensors: 1,500 s on 2 cores)")
     p.add_argument("--record", action="store_true", help="also write the stream's first minute to OUT/minute.mp4")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)

@@ -11,8 +11,9 @@ C = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(C)
 
 
-def _run(fam, pal, moved, hf):
-    return {"family_ok": fam, "palette_ok": pal, "direction_ok": moved, "hf_ratio": hf}
+def _run(fam, pal, moved, hf, family="tunnel"):
+    return {"family_ok": fam, "palette_ok": pal, "direction_ok": moved, "hf_ratio": hf,
+            "label": [family, "mono", "in", "slow", False]}
 
 
 def _write(folder: Path, runs):
@@ -23,12 +24,13 @@ def _write(folder: Path, runs):
 
 def test_pools_runs_over_seeds(tmp_path, capsys):
     _write(tmp_path / "a0", [_run(1.0, 1.0, True, 0.1), _run(0.0, 0.5, None, 0.3)])
-    _write(tmp_path / "a1", [_run(0.5, 0.0, False, 0.2)])
+    _write(tmp_path / "a1", [_run(0.5, 0.0, False, 0.2, family="smoke")])
     _write(tmp_path / "b0", [_run(0.25, 1.0, True, 0.4)])
     assert C.main([str(tmp_path / "a0"), str(tmp_path / "a1"), "--", str(tmp_path / "b0")]) == 0
     a, b = json.loads(capsys.readouterr().out)
     assert a["held_in"] == {"runs": 3, "family_obeyed": 0.5, "palette_obeyed": 0.5, "direction_ok": 0.5,
-                            "direction_rollouts": 2, "hf_ratio_median": 0.2}
+                            "direction_rollouts": 2, "hf_ratio_median": 0.2,
+                            "family_obeyed_per_family": {"smoke": 0.5, "tunnel": 0.5}}
     assert b["paraphrase"]["family_obeyed"] == 0.25 and b["paraphrase"]["direction_rollouts"] == 1
 
 

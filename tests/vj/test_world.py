@@ -85,3 +85,23 @@ def test_hf_energy_sees_speckle():
     fr = W.render(W.Scene(lab, 5), 4)
     noisy = np.clip(fr.astype(np.int16) + np.random.default_rng(0).integers(-30, 30, fr.shape), 0, 255).astype(np.uint8)
     assert J.hf_energy(noisy) > 5 * J.hf_energy(fr)
+
+
+def test_blur_keeps_an_image_at_sigma_zero_and_softens_it_otherwise():
+    import torch
+    fr = W.render(W.Scene(W.Label("starfield", "mono", "out", "fast", False), 3), 1)
+    x = torch.from_numpy(fr).permute(0, 3, 1, 2).float().repeat(2, 1, 1, 1) / 255.0     # [2, 3, 96, 96]
+    y = J.blur(x, torch.tensor([0.0, 1.5]))
+    assert torch.allclose(y[0], x[0], atol=1e-6)                   # sigma 0: the same frame
+    assert abs(float(y[1].mean() - x[1].mean())) < 1e-3            # blur keeps the mean (the palette) ...
+    assert J.hf_energy((y[1:].permute(0, 2, 3, 1) * 255).numpy()) < 0.5 * J.hf_energy(fr)   # ... and softens
+
+
+def test_probe_report_covers_every_family_on_a_balanced_held_out_set():
+    import torch
+    x, fy, py = J.held_out_set(0, per_family=3)
+    assert x.shape == (3 * len(J.FAMILY_NAMES), 3, 96, 96)
+    assert torch.bincount(fy, minlength=len(J.FAMILY_NAMES)).tolist() == [3] * len(J.FAMILY_NAMES)
+    probe, rep = J.train_probe(seconds=0.5)
+    assert rep.steps >= 1 and set(rep.family_acc_per_family) == set(J.FAMILY_NAMES)
+    assert 0.0 <= rep.family_acc_blurred <= 1.0 and 0.0 <= rep.family_acc <= 1.0
