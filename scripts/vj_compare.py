@@ -6,8 +6,8 @@ rollouts than one evaluation draws (26 per set; one rollout moves a direction fi
     python scripts/vj_compare.py out/cmp/A_s* -- out/cmp/B_s*
 
 Groups are separated by ``--``; each group is one model. Prints JSON: per group and caption set, the
-family and palette obeyed over all pooled runs (and the family per family), the share of rollouts that moved as told (with its
-count), and the median high-frequency ratio.
+family and palette obeyed over all pooled runs (and the family per family), the share of rollouts that
+moved as told (with its count), and the median high-frequency ratio.
 """
 
 from __future__ import annotations

@@ -29,10 +29,7 @@ log = logging.getLogger("sfe_live.vj.judge")
 def _gray(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
     x = torch.as_tensor(np.asarray(frames)).float() / 255.0                 # [T, H, W, 3]
     g = (0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2])[:, None]  # [T, 1, H, W]
-    k = torch.exp(-torch.arange(-4, 5).float() ** 2 / (2 * 1.5 ** 2))
-    k = k / k.sum()
-    g = F.conv2d(F.pad(g, (4, 4, 0, 0), mode="replicate"), k.view(1, 1, 1, 9))
-    return F.conv2d(F.pad(g, (0, 0, 4, 4), mode="replicate"), k.view(1, 1, 9, 1))
+    return blur(g, torch.full((g.shape[0],), 1.5))
 
 
 def global_motion(frames: np.ndarray, iters: int = 4) -> np.ndarray:
@@ -155,13 +152,14 @@ class ProbeReport:
 
 
 def blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-    """Gaussian blur of ``x`` [B, 3, H, W] with a per-image ``sigma`` [B] in pixels (0 = unchanged)."""
+    """Gaussian blur (9 taps, replicated edges) of ``x`` [B, C, H, W] with a per-image ``sigma`` [B] in
+    pixels (0 = unchanged)."""
     r = torch.arange(-4, 5).float()                                            # [9]
     k = torch.exp(-r[None] ** 2 / (2 * sigma.clamp(min=1e-3)[:, None] ** 2))   # [B, 9]
     k = k / k.sum(1, keepdim=True)
     b, c, h, w = x.shape
     y = x.reshape(1, b * c, h, w)
-    kk = k.repeat_interleave(c, 0)                                             # [B*3, 9]
+    kk = k.repeat_interleave(c, 0)                                             # [B*C, 9]
     y = F.conv2d(F.pad(y, (4, 4, 0, 0), mode="replicate"), kk.view(b * c, 1, 1, 9), groups=b * c)
     y = F.conv2d(F.pad(y, (0, 0, 4, 4), mode="replicate"), kk.view(b * c, 1, 9, 1), groups=b * c)
     return y.reshape(b, c, h, w)
@@ -170,7 +168,7 @@ def blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
 def _probe_batch(rng: random.Random, n: int, family: str | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     xs, fy, py = [], [], []
     for _ in range(n):
-        lab = W.random_label(rng, family=family) if family else W.random_label(rng)
+        lab = W.random_label(rng, family=family)
         f = W.render(W.Scene(lab, rng.randrange(2 ** 31)), 1, rng.randrange(0, 400))[0]
         xs.append(f)
         fy.append(FAMILY_NAMES.index(lab.family))
@@ -218,6 +216,7 @@ def train_probe(seconds: float = 240.0, seed: int = 0, batch: int = 64) -> tuple
     rng = random.Random(seed)
     probe = Probe()
     opt = torch.optim.AdamW(probe.parameters(), lr=2e-3, weight_decay=1e-4)
+    probe.train()
     t0 = time.time()
     steps = 0
     while time.time() - t0 < seconds:
@@ -225,7 +224,6 @@ def train_probe(seconds: float = 240.0, seed: int = 0, batch: int = 64) -> tuple
         for g in opt.param_groups:
             g["lr"] = 2e-3 * (0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * frac)))
         x, fy, py = _probe_batch(rng, batch)
-        probe.train()
         a, b = probe(_augment(x, gen))
         loss = F.cross_entropy(a, fy) + F.cross_entropy(b, py)
         opt.zero_grad()
