@@ -37,23 +37,26 @@ def _lib() -> Any:
         raise SourceError(str(exc)) from exc
 
 
+def _finder() -> Any:
+    """A new NDI finder that its caller's thread alone drives (``wait_for_sources`` then
+    ``update_sources``). cyndilib's own finder thread (``Finder.open``) is never started: it
+    refreshes the SDK's source array while another thread reads it, which the library documents
+    as unsupported (a ``Source`` holds a pointer into that array; a receiver connecting from a
+    stale one reads freed memory). Discovery runs in the SDK from creation on."""
+    return _lib().Finder()
+
+
 def list_ndi_sources(timeout_s: float = 1.0) -> list[str]:
     """Full names ("HOST (stream)") of the NDI sources visible within ``timeout_s``."""
-    lib = _lib()
-    finder = lib.Finder()
-    finder.open()
-    try:
-        end = time.monotonic() + timeout_s
-        names: list[str] = []
-        while True:
-            finder.update_sources()
-            names = finder.get_source_names()
-            left = end - time.monotonic()
-            if names and left <= timeout_s / 2 or left <= 0:
-                return sorted(names)
-            finder.wait(min(0.1, max(0.0, left)))
-    finally:
-        finder.close()
+    finder = _finder()
+    end = time.monotonic() + timeout_s
+    while True:
+        finder.update_sources()
+        names = finder.get_source_names()
+        left = end - time.monotonic()
+        if names and left <= timeout_s / 2 or left <= 0:
+            return sorted(names)
+        finder.wait_for_sources(min(0.1, max(0.001, left)))
 
 
 class NDISource(ThreadedSource):
@@ -80,16 +83,13 @@ class NDISource(ThreadedSource):
 
     def _open_media(self) -> None:
         self._lib = _lib()
-        self._finder = self._lib.Finder()
-        self._finder.open()
+        self._finder = _finder()          # driven by the reader thread only (see _finder)
 
     def _close_media(self) -> None:
         if self._recv is not None:
             self._recv.disconnect()
             self._recv = None
-        if self._finder is not None:
-            self._finder.close()
-            self._finder = None
+        self._finder = None
         self.connected_name = None
 
     def _connect(self) -> bool:
@@ -113,7 +113,7 @@ class NDISource(ThreadedSource):
             if self._recv is None:
                 self._state = SourceState.WAITING
                 if not self._connect():
-                    self._finder.wait(0.2)
+                    self._finder.wait_for_sources(0.2)
                 continue
             self._recv.frame_sync.capture_video()
             f = self._frame
