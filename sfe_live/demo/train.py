@@ -45,6 +45,7 @@ and ``--resume`` continues from the weights shipped there.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import hashlib
 import itertools
@@ -393,6 +394,32 @@ def copy_matching(model: torch.nn.Module, src: dict[str, torch.Tensor]) -> list[
     return sorted(set(own) - copied)
 
 
+# a block's three residual branches end in these projections: zeroed, the block is the identity
+RESIDUAL_OUTPUTS = ("self_attn.o", "cross_attn.o", "ffn.2")
+
+
+@torch.no_grad()
+def grow_blocks(model: torch.nn.Module, src: dict[str, torch.Tensor]) -> list[int]:
+    """Deepen: each block of ``model`` beyond those in ``src`` starts as a copy of source block
+    ``i % n`` with its residual output projections zeroed, so it adds nothing and the deeper
+    model computes exactly what the source did; training then opens the new blocks. Returns
+    the new blocks' indices (none when ``src`` has as many blocks or more)."""
+    n = len({k.split(".")[1] for k in src if k.startswith("blocks.")})
+    blocks = getattr(model, "blocks", None)
+    if n == 0 or blocks is None or len(blocks) <= n:
+        return []
+    grown = list(range(n, len(blocks)))
+    for i in grown:
+        prefix = f"blocks.{i % n}."
+        part = {k[len(prefix):]: v for k, v in src.items() if k.startswith(prefix)}
+        blocks[i].load_state_dict(part)                     # strict: the same block layout
+        for name in RESIDUAL_OUTPUTS:
+            proj = blocks[i].get_submodule(name)
+            proj.weight.zero_()
+            proj.bias.zero_()
+    return grown
+
+
 class Trainer:
     def __init__(self, args: argparse.Namespace, world: Optional[TrainingWorld] = None) -> None:
         self.args = args
@@ -474,7 +501,13 @@ class Trainer:
         path = folder / "dit.safetensors"
         if not path.exists():
             raise SystemExit(f"--init-from: {path} not found (give a folder with a trained dit.safetensors)")
-        fresh = copy_matching(self.dit, load_file(str(path)))
+        src = load_file(str(path))
+        fresh = copy_matching(self.dit, src)
+        grown = grow_blocks(self.dit, src)
+        fresh = [k for k in fresh if not any(k.startswith(f"blocks.{i}.") for i in grown)]
+        if grown:
+            log.info("warm start: blocks %s start as copies of the source's with zeroed outputs (identity)",
+                     ", ".join(map(str, grown)))
         log.info("warm start from %s: %d tensors keep their fresh init: %s", path, len(fresh),
                  ", ".join(fresh) or "none")
 
@@ -683,8 +716,14 @@ class Trainer:
     # -- stage 2: autoguidance distillation -------------------------------------------------------
     def _weak(self) -> CausalWanDiT:
         if self.weak is None:
+            path = Path(self.args.guide_from) / "dit.safetensors"
             try:                                                 # start() checked that the file exists
-                self.weak = load_dit(Path(self.args.guide_from) / "dit.safetensors", config=self.cfg)
+                # the weaker model may be shallower (a deepened run guided by its source): its own depth
+                from safetensors import safe_open
+                with safe_open(str(path), "pt") as f:
+                    depth = len({k.split(".")[1] for k in f.keys() if k.startswith("blocks.")})
+                cfg = dataclasses.replace(self.cfg, num_layers=depth or self.cfg.num_layers)
+                self.weak = load_dit(path, config=cfg)
             except ModelLoadError as exc:
                 raise SystemExit(f"--guide-from: {exc}") from None
         return self.weak

@@ -40,12 +40,12 @@ TEXT_LEN = 32                 # VJ captions run to ~25 MiniLM tokens (the demo's
 FIRST_PROMPT = "pulsing neon tunnel rushing toward the camera, magenta and cyan"   # a show with no prompt
 
 
-def dit_config(patch: int = 2) -> DiTConfig:
+def dit_config(patch: int = 2, layers: int = 4) -> DiTConfig:
     # 12 x 12 latents in 2 x 2 patches: 36 tokens a frame. 3 x 3 patches (16 tokens, the first
     # runs) drew the 4 x 4 token grid as visible 24-pixel seams; the codec's decoder carries the
     # detail inside a token
     return DiTConfig(patch_size=(1, patch, patch), in_dim=16, out_dim=16, dim=192, ffn_dim=768, num_heads=6,
-                     num_layers=4, freq_dim=128, text_dim=384, text_len=TEXT_LEN)
+                     num_layers=layers, freq_dim=128, text_dim=384, text_len=TEXT_LEN)
 
 
 def saved_dit_config(folder: Path) -> Optional[DiTConfig]:
@@ -170,6 +170,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--refresh", type=int, default=1, help="bank clips replaced by fresh ones every step")
     p.add_argument("--patch", type=int, choices=(1, 2, 3), default=2,
                    help="new runs: DiT patch side in latents (--resume keeps the folder's own)")
+    p.add_argument("--layers", type=int, default=4,
+                   help="new runs: DiT blocks; with --init-from a shallower model, the extra blocks start as "
+                        "identity copies (--resume keeps the folder's own)")
     p.add_argument("--family-weights", default="", metavar="F=W,...",
                    help="draw these families W times as often as the others (e.g. tunnel=3,waves=2)")
     p.set_defaults(object_weight=0.0, captions_per_label=4, codec_rank=0)
@@ -177,12 +180,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     codec = Path(a.codec)
     if not codec.exists():
         p.error(f"{codec}: no learned codec; train it first with python -m sfe_live.vj.train_codec")
+    if not 1 <= a.layers <= 32:
+        p.error(f"--layers {a.layers}: expected 1 to 32")
     try:
         weights = parse_family_weights(a.family_weights)
     except ValueError as exc:
         p.error(f"--family-weights: {exc}")
     cfg = saved_dit_config(Path(a.out)) if a.resume else None
-    return T.start(a, VJWorld(codec, a.bank, a.refresh, a.seed, cfg or dit_config(a.patch), weights))
+    return T.start(a, VJWorld(codec, a.bank, a.refresh, a.seed, cfg or dit_config(a.patch, a.layers), weights))
 
 
 if __name__ == "__main__":

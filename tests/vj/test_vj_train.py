@@ -80,6 +80,31 @@ def test_warm_start_copies_what_matches_and_resume_keeps_the_folders_patch(tmp_p
     assert saved_dit_config(tmp_path) == dit_config(3) and dit_config(3) != dit_config()
 
 
+def test_a_deeper_model_grown_from_a_shallower_one_starts_as_it_exactly():
+    """--layers 6 --init-from a 4-block model: blocks 4-5 are copies of blocks 0-1 with their residual
+    outputs zeroed, so the deeper model's prediction equals the source's to the last bit of float
+    noise; one optimiser step then moves the new blocks (they are not dead)."""
+    from sfe_live.demo.train import RESIDUAL_OUTPUTS, copy_matching, grow_blocks
+    from sfe_live.model.dit import CausalWanDiT
+    torch.manual_seed(0)
+    src, deep = CausalWanDiT(dit_config(2, 4)).eval(), CausalWanDiT(dit_config(2, 6)).eval()
+    sd = src.state_dict()
+    assert copy_matching(deep, sd) == sorted(k for k in deep.state_dict() if k.startswith(("blocks.4.", "blocks.5.")))
+    assert grow_blocks(deep, sd) == [4, 5]
+    assert torch.equal(deep.blocks[5].self_attn.q.weight, src.blocks[1].self_attn.q.weight)
+    x, t = torch.randn(1, 3, 16, 12, 12), torch.full((1,), 500.0)
+    ctx = torch.randn(1, 32, 384)
+    with torch.no_grad():
+        a, b = src(x, t, ctx), deep(x, t, ctx)
+    assert torch.allclose(a, b, atol=1e-6), (a - b).abs().max()
+    assert grow_blocks(src, deep.state_dict()) == []          # never shrinks
+    deep.train()
+    opt = torch.optim.SGD(deep.parameters(), lr=1e-2)
+    deep(x, t, ctx).square().mean().backward()
+    opt.step()
+    assert any(deep.blocks[4].get_submodule(n).weight.abs().sum() > 0 for n in RESIDUAL_OUTPUTS)
+
+
 def test_family_weights_draw_the_weak_families_more_often(tmp_path):
     from collections import Counter
 
